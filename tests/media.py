@@ -1,0 +1,98 @@
+"""Small generated media for tests: written with PyAV, nothing committed."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import av
+import numpy as np
+from PIL import Image, ImageFilter
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+
+def textured(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A sharp, colourful, well-exposed picture: coloured blocks with fine detail."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(40, 220, size=(height // 16 + 1, width // 16 + 1, 3), dtype=np.uint8)
+    picture = np.kron(blocks, np.ones((16, 16, 1), dtype=np.uint8))[:height, :width].astype(np.int16)
+    picture += rng.integers(-30, 30, size=(height, width, 1), dtype=np.int16)
+    return np.clip(picture, 0, 255).astype(np.uint8)
+
+
+def blurred(picture: np.ndarray, radius: float = 4.0) -> np.ndarray:
+    return np.asarray(Image.fromarray(picture).filter(ImageFilter.GaussianBlur(radius)))
+
+
+def black(width: int, height: int) -> np.ndarray:
+    return np.zeros((height, width, 3), dtype=np.uint8)
+
+
+def write_video(
+    path: Path,
+    frames: Iterable[np.ndarray],
+    fps: int = 25,
+    codec: str = "libx264",
+    pts: Optional[Sequence[int]] = None,
+    time_base: Optional[Fraction] = None,
+    rotation: Optional[int] = None,
+    sample_aspect_ratio: Optional[Fraction] = None,
+    pix_fmt: str = "yuv420p",
+) -> Path:
+    """Encode RGB frames; ``pts`` (in ``time_base`` units) makes variable frame rates."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.pix_fmt = pix_fmt
+        if time_base is not None:
+            stream.time_base = time_base
+            stream.codec_context.time_base = time_base
+        if codec == "libx264":
+            stream.options = {"preset": "ultrafast", "crf": "18"}
+        if sample_aspect_ratio is not None:
+            stream.codec_context.sample_aspect_ratio = sample_aspect_ratio
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for number, array in enumerate(frames):
+            if number == 0:
+                stream.height, stream.width = array.shape[:2]
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            if pts is not None:
+                frame.pts = pts[number]
+                frame.time_base = time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def segments_video(path: Path, pattern: str, seconds_each: float = 1.0, fps: int = 25,
+                   size: tuple = (160, 96), **options) -> Path:
+    """A video of segments, one letter each: ``s`` sharp, ``b`` blurred, ``k`` black."""
+    width, height = size
+    sharp = textured(width, height)
+    pictures = {"s": sharp, "b": blurred(sharp), "k": black(width, height)}
+    per_segment = int(round(seconds_each * fps))
+    return write_video(path, (pictures[letter] for letter in pattern for _ in range(per_segment)), fps=fps, **options)
+
+
+def write_audio(path: Path, seconds: float = 1.0) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=44100)
+        samples = int(seconds * 44100)
+        tone = (0.2 * np.sin(np.arange(samples) / 44100 * 2 * np.pi * 440)).astype(np.float32)[None]
+        for start in range(0, samples, 1024):
+            frame = av.AudioFrame.from_ndarray(tone[:, start : start + 1024].copy(), format="fltp", layout="mono")
+            frame.sample_rate = 44100
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def fixture_videos() -> list:
+    folder = FIXTURES / "videos"
+    return sorted(folder.iterdir()) if folder.is_dir() else []

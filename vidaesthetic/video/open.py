@@ -1,0 +1,88 @@
+"""``open_video``: check the path, pick a backend, return a :class:`VideoSource`."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Callable, Dict, List
+
+from ..errors import BackendUnavailable, InputError, PathLike, VideoError
+from .source import VideoSource
+
+
+def _pyav(path: str) -> VideoSource:
+    from .pyav_backend import PyAVSource
+
+    return PyAVSource(path)
+
+
+def _decord(path: str) -> VideoSource:
+    from .decord_backend import DecordSource
+
+    return DecordSource(path)
+
+
+def _torchcodec(path: str) -> VideoSource:
+    from .torchcodec_backend import TorchCodecSource
+
+    return TorchCodecSource(path)
+
+
+# backend name -> factory; each backend module is imported only when used
+BACKENDS: Dict[str, Callable[[str], VideoSource]] = {
+    "pyav": _pyav,
+    "decord": _decord,
+    "torchcodec": _torchcodec,
+}
+_REQUIRED_MODULE = {"pyav": "av", "decord": "decord", "torchcodec": "torchcodec.decoders"}
+
+
+def _importable(backend: str) -> bool:
+    try:
+        importlib.import_module(_REQUIRED_MODULE[backend])
+    except Exception:  # a broken native library raises more than ImportError
+        return False
+    return True
+
+
+def available_backends() -> List[str]:
+    """Backends that can decode on this machine, the default first."""
+    return [name for name in BACKENDS if _importable(name)]
+
+
+def check_readable(path: PathLike) -> str:
+    """The path as a string, or an :class:`InputError` saying why it cannot be a video."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError("no such file", path)
+    if os.path.isdir(path):
+        raise InputError("is a directory, not a video file", path)
+    if not os.access(path, os.R_OK):
+        raise InputError("permission denied", path)
+    if os.path.getsize(path) == 0:
+        raise VideoError("is an empty file", path)
+    return path
+
+
+def open_video(path: PathLike, backend: str = "auto") -> VideoSource:
+    """Open a video for decoding.
+
+    Args:
+        path: the video file.
+        backend: ``"pyav"`` (the default for ``"auto"``), ``"decord"`` or ``"torchcodec"``.
+
+    Raises:
+        InputError: the file is missing, unreadable or not a decodable video.
+        BackendUnavailable: the backend asked for is not installed here.
+    """
+    path = check_readable(path)
+    name = "pyav" if backend == "auto" else backend
+    if name not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}; choose from auto, {', '.join(BACKENDS)}")
+    if not _importable(name):
+        raise BackendUnavailable(
+            f"the {name} backend is not available here (pip install "
+            f"{'vidaesthetic[torchcodec]' if name == 'torchcodec' else name}); installed: "
+            f"{', '.join(available_backends())}"
+        )
+    return BACKENDS[name](path)
