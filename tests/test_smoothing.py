@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from vidaesthetic.smoothing import CausalSmoother, kalman_smooth
+
+
+def bump(times, centre=5.0, width=0.8):
+    return np.exp(-((times - centre) ** 2) / (2 * width**2))
+
+
+def test_rts_peak_does_not_lag_but_the_forward_filter_does():
+    times = np.arange(0, 10, 1 / 30)
+    values = bump(times)
+    smoothed = kalman_smooth(times, values, 1.0)
+    forward = kalman_smooth(times, values, 1.0, causal=True)
+    assert abs(times[np.argmax(smoothed)] - 5.0) <= 1 / 30
+    assert times[np.argmax(forward)] - 5.0 > 0.3
+
+
+def test_noise_is_reduced():
+    rng = np.random.default_rng(0)
+    times = np.arange(0, 60, 1 / 25)
+    truth = np.sin(times / 5)
+    noisy = truth + rng.normal(0, 0.3, len(times))
+    smoothed = kalman_smooth(times, noisy, 1.0)
+    assert np.abs(smoothed - truth).mean() < 0.4 * np.abs(noisy - truth).mean()
+
+
+def test_result_does_not_depend_on_frame_rate_or_stride():
+    dense = np.arange(0, 10, 1 / 30)
+    sparse = dense[::5]
+    signal = lambda t: bump(t, 4.0) + 0.5 * bump(t, 7.0, 0.4)  # noqa: E731
+    a = kalman_smooth(dense, signal(dense), 1.0)
+    b = kalman_smooth(sparse, signal(sparse), 1.0)
+    assert np.abs(a[::5] - b).max() < 0.03
+
+
+def test_uneven_and_duplicated_timestamps_are_handled():
+    times = np.array([0.0, 0.04, 0.04, 0.3, 0.31, 1.5, 1.6, 3.0])
+    values = np.array([1.0, 2.0, 2.0, 1.5, 1.4, 3.0, 2.8, 1.0])
+    smoothed = kalman_smooth(times, values, 0.5)
+    assert np.isfinite(smoothed).all()
+    assert values.min() <= smoothed.min() and smoothed.max() <= values.max()
+
+
+def test_zero_time_constant_keeps_the_raw_scores():
+    times = np.arange(5.0)
+    values = np.array([3.0, 1.0, 4.0, 1.0, 5.0])
+    assert np.array_equal(kalman_smooth(times, values, 0.0), values)
+    with pytest.raises(ValueError):
+        kalman_smooth(times, values, -1.0)
+
+
+def test_streaming_smoother_matches_the_forward_filter():
+    rng = np.random.default_rng(1)
+    times = np.cumsum(rng.uniform(0.02, 0.06, 200))
+    values = rng.normal(size=200)
+    smoother = CausalSmoother(0.7)
+    streamed = [smoother.update(t, v) for t, v in zip(times, values)]
+    assert np.allclose(streamed, kalman_smooth(times, values, 0.7, causal=True))
+
+
+def test_scale_of_the_scores_does_not_change_the_shape():
+    times = np.arange(0, 5, 1 / 25)
+    values = bump(times, 2.5) + 0.1 * np.cos(times * 7)
+    assert np.allclose(kalman_smooth(times, values * 1e6, 1.0) / 1e6, kalman_smooth(times, values, 1.0))

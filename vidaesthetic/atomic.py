@@ -1,0 +1,117 @@
+"""Outputs that appear complete or not at all.
+
+Every file is first written under a hidden temporary name in its final
+directory and renamed into place only when the whole run has succeeded, so a
+failed or interrupted run never leaves a file that looks finished.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import List, Tuple
+
+from .errors import OutputError, PathLike
+
+TEMP_SUFFIX = ".vidaesthetic-tmp"
+
+
+def _file_mode() -> int:
+    """Permissions a plainly created file would get (mkstemp makes them private)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+
+
+class OutputSet:
+    """A group of output files committed together.
+
+    Use as a context manager: files reserved with :meth:`reserve` are renamed
+    to their final names when the block ends normally, and removed (with the
+    directory, if this set created it) when it raises.
+    """
+
+    def __init__(self, directory: PathLike) -> None:
+        self.directory = Path(directory)
+        self._created: List[Path] = []
+        self._pending: List[Tuple[Path, Path]] = []
+
+    def __enter__(self) -> "OutputSet":
+        self._make_directory()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+    def _make_directory(self) -> None:
+        if self.directory.exists() and not self.directory.is_dir():
+            raise OutputError("output path exists and is not a directory", self.directory)
+        missing = []
+        probe = self.directory
+        while not probe.exists():
+            missing.append(probe)
+            probe = probe.parent
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create output directory ({exc.strerror})", self.directory) from None
+        if not os.access(self.directory, os.W_OK | os.X_OK):
+            self._remove_created(missing)
+            raise OutputError("output directory is not writable", self.directory)
+        self._created = missing
+
+    def reserve(self, name: str) -> Path:
+        """A temporary path to write the file that will be called ``name``."""
+        final = self.directory / name
+        if final.resolve().parent != self.directory.resolve():
+            raise OutputError("output names must stay inside the output directory", final)
+        try:
+            handle, temp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMP_SUFFIX, dir=self.directory)
+        except OSError as exc:
+            raise OutputError(f"cannot write ({exc.strerror})", final) from None
+        os.close(handle)
+        self._pending.append((Path(temp), final))
+        return Path(temp)
+
+    def commit(self) -> None:
+        for temp, final in self._pending:
+            os.chmod(temp, _FILE_MODE)
+            os.replace(temp, final)
+        self._pending = []
+
+    def discard(self) -> None:
+        for temp, _ in self._pending:
+            try:
+                temp.unlink()
+            except FileNotFoundError:
+                pass
+        self._pending = []
+        self._remove_created(self._created)
+
+    @staticmethod
+    def _remove_created(created: List[Path]) -> None:
+        """Remove directories this set created (deepest first), stopping at any that is not empty."""
+        for directory in created:
+            try:
+                directory.rmdir()
+            except OSError:
+                break
+
+
+def clean_stale_temporaries(directory: PathLike) -> int:
+    """Remove temporaries an earlier killed run left behind; returns how many."""
+    removed = 0
+    for leftover in Path(directory).glob(f".*{TEMP_SUFFIX}"):
+        try:
+            leftover.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed

@@ -1,0 +1,148 @@
+"""``ScoreCurve``: every scored frame of a video, with where the scores came from.
+
+A curve is saved as JSON (plus an NPZ beside it for embeddings) so that spots
+and plots can be recomputed without decoding the video again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from . import __version__
+from .atomic import OutputSet
+from .errors import InputError, PathLike
+from .video.types import VideoInfo
+
+FORMAT = "vidaesthetic.scores"
+FORMAT_VERSION = 1
+
+
+def file_fingerprint(path: PathLike) -> Dict[str, Any]:
+    """What identifies a video file for reuse of its scores: path, size and modification time."""
+    stat = os.stat(path)
+    return {"path": os.path.abspath(path), "size": stat.st_size, "mtime": stat.st_mtime}
+
+
+@dataclass
+class ScoreCurve:
+    """Per-frame scores of one video in presentation order.
+
+    Attributes:
+        times: presentation times (s) of the scored frames.
+        indices: their frame numbers in decoding order of presentation.
+        raw: the model's score of each frame.
+        luma_mean, luma_std: brightness and contrast of each frame (0..1), model-independent,
+            used to keep black and blank frames out of the picks.
+        smoothed: Kalman-smoothed scores, once :func:`vidaesthetic.smooth` has run.
+        embeddings: float16 embeddings (N x D) when asked for.
+    """
+
+    times: np.ndarray
+    indices: np.ndarray
+    raw: np.ndarray
+    luma_mean: np.ndarray
+    luma_std: np.ndarray
+    video: VideoInfo
+    model: Dict[str, Any]
+    sampling: Dict[str, Any]
+    source: Dict[str, Any] = field(default_factory=dict)
+    corrupt_frames: int = 0
+    smoothed: Optional[np.ndarray] = None
+    smoothing: Optional[Dict[str, Any]] = None
+    embeddings: Optional[np.ndarray] = None
+
+    def __len__(self) -> int:
+        return int(self.times.shape[0])
+
+    @property
+    def values(self) -> np.ndarray:
+        """The smoothed scores when present, else the raw ones."""
+        return self.smoothed if self.smoothed is not None else self.raw
+
+    def with_smoothing(self, smoothed: np.ndarray, parameters: Dict[str, Any]) -> "ScoreCurve":
+        return replace(self, smoothed=np.asarray(smoothed, dtype=np.float64), smoothing=dict(parameters))
+
+    def matches(self, source: Dict[str, Any], model: Dict[str, Any], sampling: Dict[str, Any]) -> bool:
+        """True when this curve was computed from the same file, model and sampling."""
+        same_file = all(self.source.get(k) == source.get(k) for k in ("path", "size", "mtime"))
+        return same_file and self.model == model and self.sampling == sampling
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "vidaesthetic": __version__,
+            "video": self.video.to_dict(),
+            "source": self.source,
+            "model": self.model,
+            "sampling": self.sampling,
+            "smoothing": self.smoothing,
+            "corrupt_frames": self.corrupt_frames,
+            "frames": {
+                "index": self.indices.tolist(),
+                "time": self.times.tolist(),
+                "raw": self.raw.tolist(),
+                "smoothed": None if self.smoothed is None else self.smoothed.tolist(),
+                "luma_mean": self.luma_mean.tolist(),
+                "luma_std": self.luma_std.tolist(),
+            },
+        }
+
+    def save(self, path: PathLike) -> None:
+        """Write the curve as JSON (and ``<stem>.npz`` for embeddings) atomically."""
+        path = Path(path)
+        with OutputSet(path.parent) as outputs:
+            self.write(outputs, path.name)
+
+    def write(self, outputs: OutputSet, name: str) -> None:
+        """Write into an :class:`OutputSet` under ``name`` (embeddings beside it)."""
+        document = self.to_dict()
+        if self.embeddings is not None:
+            npz_name = Path(name).with_suffix(".npz").name
+            with open(outputs.reserve(npz_name), "wb") as handle:
+                np.savez_compressed(handle, embeddings=self.embeddings)
+            document["embeddings_file"] = npz_name
+        with open(outputs.reserve(name), "w", encoding="utf-8") as handle:
+            json.dump(document, handle)
+
+    @classmethod
+    def load(cls, path: PathLike) -> "ScoreCurve":
+        """Read a curve saved by :meth:`save`."""
+        path = Path(path)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                document = json.load(handle)
+            if document.get("format") != FORMAT:
+                raise ValueError("not a vidaesthetic scores file")
+            frames = document["frames"]
+            embeddings = None
+            if document.get("embeddings_file"):
+                with np.load(path.parent / document["embeddings_file"], allow_pickle=False) as stored:
+                    embeddings = stored["embeddings"]
+            smoothed = frames.get("smoothed")
+            return cls(
+                times=np.asarray(frames["time"], dtype=np.float64),
+                indices=np.asarray(frames["index"], dtype=np.int64),
+                raw=np.asarray(frames["raw"], dtype=np.float64),
+                luma_mean=np.asarray(frames["luma_mean"], dtype=np.float32),
+                luma_std=np.asarray(frames["luma_std"], dtype=np.float32),
+                video=VideoInfo.from_dict(document["video"]),
+                model=document["model"],
+                sampling=document["sampling"],
+                source=document.get("source", {}),
+                corrupt_frames=int(document.get("corrupt_frames", 0)),
+                smoothed=None if smoothed is None else np.asarray(smoothed, dtype=np.float64),
+                smoothing=document.get("smoothing"),
+                embeddings=embeddings,
+            )
+        except FileNotFoundError:
+            raise InputError("no such file", path) from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            raise InputError(f"not a readable scores file ({reason})", path) from None

@@ -1,0 +1,65 @@
+"""The interface every aesthetic model implements.
+
+A model maps a batch of frames to embeddings; the aesthetic score of a frame
+is the L2 norm of its embedding (the paper's definition). Models take uint8
+RGB frames exactly as the video layer produces them and do their own
+preprocessing on their own device, so decoding never has to know which model
+runs.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+import torch
+from torch import nn
+
+
+class AestheticModel(nn.Module):
+    """Frames in, embeddings out; ``score`` is the embedding's L2 norm.
+
+    Subclasses set the class or instance attributes below and implement
+    :meth:`embed`.
+
+    Attributes:
+        name: registry name, e.g. ``"baseline"`` or ``"aesthetic-resnet50"``.
+        input_size: (height, width) the frames should be decoded at.
+        embedding_dim: length D of each embedding.
+    """
+
+    name: str = "model"
+    input_size: Tuple[int, int] = (224, 224)
+    embedding_dim: int = 0
+
+    @property
+    def weights_id(self) -> str:
+        """A short content hash of the weights (``"builtin"`` for training-free models)."""
+        return "builtin"
+
+    @property
+    def device(self) -> torch.device:
+        for tensor in self.parameters():
+            return tensor.device
+        for tensor in self.buffers():
+            return tensor.device
+        return torch.device("cpu")
+
+    def describe(self) -> Dict[str, object]:
+        """Provenance recorded with every output the model produces."""
+        return {
+            "name": self.name,
+            "weights_id": self.weights_id,
+            "input_size": list(self.input_size),
+            "embedding_dim": self.embedding_dim,
+        }
+
+    def embed(self, frames: torch.Tensor) -> torch.Tensor:
+        """Embeddings (N x D, float32) of uint8 RGB frames (N x 3 x H x W) on ``self.device``."""
+        raise NotImplementedError
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.embed(frames)
+
+    def score(self, frames: torch.Tensor) -> torch.Tensor:
+        """Aesthetic scores (N,) of a batch: the L2 norms of its embeddings."""
+        return torch.linalg.vector_norm(self.embed(frames).float(), dim=1)

@@ -1,0 +1,149 @@
+"""``score_video``: decode and model running concurrently, one score per sampled frame."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import List, Optional, Union
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .curve import ScoreCurve, file_fingerprint
+from .errors import InputError, PathLike, VideoError
+from .models import AestheticModel, load_model
+from .prefetch import prefetch
+from .video import Sampling, VideoSource, open_video
+
+log = logging.getLogger("vidaesthetic")
+
+_LUMA = torch.tensor([0.299, 0.587, 0.114])
+
+
+def frame_statistics(frames: torch.Tensor) -> torch.Tensor:
+    """Mean and standard deviation of luminance (0..1) per frame, N x 2."""
+    luma = torch.einsum("nchw,c->nhw", frames.float(), _LUMA.to(frames.device)) / 255.0
+    return torch.stack([luma.mean(dim=(1, 2)), luma.std(dim=(1, 2))], dim=1)
+
+
+def progress_enabled(progress: Optional[bool]) -> bool:
+    """An explicit choice wins; by default show progress only on an interactive terminal."""
+    return sys.stderr.isatty() if progress is None else progress
+
+
+def score_video(
+    video: Union[PathLike, VideoSource],
+    model: Optional[AestheticModel] = None,
+    *,
+    sampling: Sampling = Sampling(),
+    batch_size: int = 32,
+    backend: str = "auto",
+    keep_embeddings: bool = False,
+    cache: Optional[PathLike] = None,
+    progress: Optional[bool] = None,
+) -> ScoreCurve:
+    """Score every sampled frame of a video.
+
+    Args:
+        video: a path, or a source from :func:`vidaesthetic.open_video`.
+        model: the model to score with; the default model when None.
+        sampling: every frame, every k-th, or a rate in frames per second.
+        batch_size: frames per model call.
+        backend: decoder when ``video`` is a path (see :func:`open_video`).
+        keep_embeddings: also keep each frame's embedding (float16) in the curve.
+        cache: a saved curve (``scores.json``) to reuse when it was made from the
+            same file, model and sampling; it is not written here.
+        progress: a progress bar on stderr; None shows it only on a terminal.
+
+    Returns:
+        The raw :class:`ScoreCurve` (not yet smoothed).
+    """
+    if batch_size < 1:
+        raise InputError("batch size must be at least 1")
+    model = model if model is not None else load_model()
+    source = video if isinstance(video, VideoSource) else open_video(video, backend=backend)
+    try:
+        fingerprint = file_fingerprint(source.info.path)
+        if cache is not None and Path(cache).is_file():
+            try:
+                cached = ScoreCurve.load(cache)
+            except InputError:
+                cached = None
+            wanted_embeddings = not keep_embeddings or (cached is not None and cached.embeddings is not None)
+            if cached is not None and wanted_embeddings and cached.matches(fingerprint, model.describe(), sampling.describe()):
+                return cached
+        return _score(source, model, sampling, batch_size, keep_embeddings, fingerprint, progress)
+    finally:
+        if source is not video:
+            source.close()
+
+
+def _score(
+    source: VideoSource,
+    model: AestheticModel,
+    sampling: Sampling,
+    batch_size: int,
+    keep_embeddings: bool,
+    fingerprint: dict,
+    progress: Optional[bool],
+) -> ScoreCurve:
+    device = model.device
+    pin = device.type == "cuda"
+    times: List[np.ndarray] = []
+    indices: List[np.ndarray] = []
+    scores: List[np.ndarray] = []
+    stats: List[np.ndarray] = []
+    embeddings: List[np.ndarray] = []
+
+    def decoded():
+        for batch in source.batches(batch_size=batch_size, size=model.input_size, sampling=sampling):
+            if pin:
+                batch.frames = batch.frames.contiguous(memory_format=torch.channels_last).pin_memory()
+            yield batch
+
+    bar = tqdm(
+        total=_expected_frames(source, sampling) or None,
+        unit="frame",
+        desc=Path(source.info.path).name,
+        disable=not progress_enabled(progress),
+        file=sys.stderr,
+        leave=False,
+    )
+    with bar, torch.inference_mode():
+        for batch in prefetch(decoded):
+            frames = batch.frames.to(device, non_blocking=pin)
+            embedding = model.embed(frames)
+            scores.append(torch.linalg.vector_norm(embedding.float(), dim=1).cpu().numpy())
+            stats.append(frame_statistics(frames).cpu().numpy())
+            if keep_embeddings:
+                embeddings.append(embedding.to(torch.float16).cpu().numpy())
+            times.append(batch.times)
+            indices.append(batch.indices)
+            bar.update(len(batch))
+    if not times:
+        raise VideoError("has no decodable video frames", source.info.path)
+    if source.corrupt_frames:
+        log.warning("%s: skipped %d corrupt packet(s)", source.info.path, source.corrupt_frames)
+    statistics = np.concatenate(stats)
+    return ScoreCurve(
+        times=np.concatenate(times),
+        indices=np.concatenate(indices),
+        raw=np.concatenate(scores).astype(np.float64),
+        luma_mean=statistics[:, 0],
+        luma_std=statistics[:, 1],
+        video=source.info,
+        model=model.describe(),
+        sampling=sampling.describe(),
+        source={**fingerprint, "backend": source.backend},
+        corrupt_frames=source.corrupt_frames,
+        embeddings=np.concatenate(embeddings) if keep_embeddings else None,
+    )
+
+
+def _expected_frames(source: VideoSource, sampling: Sampling) -> int:
+    info = source.info
+    if sampling.fps:
+        return int(info.duration * min(sampling.fps, info.fps or sampling.fps)) + 1
+    return -(-info.frame_count // sampling.stride)

@@ -1,0 +1,113 @@
+"""Kalman smoothing of a score curve over time (filterpy).
+
+The score is modelled as a random walk observed with noise. To make the
+result independent of frame rate and sampling stride, both noises are
+expressed per second: the walk's variance grows by ``q * dt`` between samples
+and each sample's noise variance is ``r / dt`` (a sample stands for ``dt``
+seconds of signal). The filter's time constant is then ``sqrt(r / q)``
+seconds whatever the spacing of the samples, uneven spacing (VFR, sampling)
+included. Only the ratio matters, so ``q = 1`` and ``r = time_constant**2``.
+
+The authors' tool used R = 0.1, Q = 1e-4 per frame at 30 fps, which is a
+time constant of about 1.05 s; the default here is 1 s.
+
+Files are smoothed with a forward filter followed by a Rauch-Tung-Striebel
+pass, which removes the filter's lag; live sources use the forward filter
+alone (:class:`CausalSmoother`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from filterpy.kalman import KalmanFilter
+
+from .curve import ScoreCurve
+
+DEFAULT_TIME_CONSTANT = 1.0
+_MIN_STEP = 1e-4  # seconds; guards against duplicated timestamps
+
+
+def _steps(times: np.ndarray) -> np.ndarray:
+    """Seconds between samples; the first sample borrows its neighbour's spacing."""
+    steps = np.diff(times, prepend=times[0])
+    if len(steps) > 1:
+        steps[0] = steps[1]
+    else:
+        steps[:] = 1.0
+    return np.maximum(steps, _MIN_STEP)
+
+
+def _filter() -> KalmanFilter:
+    """A 1-D random-walk filter: the state is the score itself."""
+    kalman = KalmanFilter(dim_x=1, dim_z=1)
+    kalman.F[:] = 1.0
+    kalman.H[:] = 1.0
+    return kalman
+
+
+def kalman_smooth(
+    times: np.ndarray, values: np.ndarray, time_constant: float = DEFAULT_TIME_CONSTANT, causal: bool = False
+) -> np.ndarray:
+    """Smoothed ``values`` sampled at ``times`` (seconds).
+
+    Args:
+        time_constant: seconds over which the score is trusted to change; 0 returns the values.
+        causal: forward filter only (what a live source can do); otherwise RTS-smoothed, without lag.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if time_constant < 0:
+        raise ValueError("time constant must not be negative")
+    if time_constant == 0 or len(values) < 2:
+        return values.copy()
+    steps = _steps(np.asarray(times, dtype=np.float64))
+    noise = time_constant**2 / steps
+    # The first sample starts the filter (mean z0, variance of one measurement);
+    # every later sample is a predict + update, the same steps as CausalSmoother.
+    kalman = _filter()
+    kalman.x[:] = values[0]
+    kalman.P[:] = noise[0]
+    Qs = steps.reshape(-1, 1, 1)
+    Rs = noise.reshape(-1, 1, 1)
+    means, covariances, _, _ = kalman.batch_filter(values[1:].reshape(-1, 1, 1), Qs=Qs[1:], Rs=Rs[1:])
+    means = np.concatenate([np.full((1, 1, 1), values[0]), means])
+    covariances = np.concatenate([np.full((1, 1, 1), noise[0]), covariances])
+    if causal:
+        return means[:, 0, 0]
+    smoothed, _, _, _ = kalman.rts_smoother(means, covariances, Fs=np.ones_like(Qs), Qs=Qs)
+    return smoothed[:, 0, 0]
+
+
+def smooth(curve: ScoreCurve, time_constant: float = DEFAULT_TIME_CONSTANT, causal: bool = False) -> ScoreCurve:
+    """A copy of ``curve`` with its ``smoothed`` scores set (see :func:`kalman_smooth`)."""
+    smoothed = kalman_smooth(curve.times, curve.raw, time_constant, causal)
+    method = "kalman-forward" if causal else "kalman-rts"
+    return curve.with_smoothing(smoothed, {"method": method, "time_constant": time_constant})
+
+
+class CausalSmoother:
+    """The forward filter one sample at a time, for live sources."""
+
+    def __init__(self, time_constant: float = DEFAULT_TIME_CONSTANT) -> None:
+        self.time_constant = time_constant
+        self._kalman = _filter()
+        self._last_time: Optional[float] = None
+        self._started = False
+
+    def update(self, time: float, value: float) -> float:
+        """Feed one sample; returns the smoothed score so far."""
+        if self.time_constant == 0:
+            return float(value)
+        if self._last_time is None:
+            self._kalman.x[:] = value
+        else:
+            step = max(time - self._last_time, _MIN_STEP)
+            if not self._started:
+                # As in kalman_smooth, the first sample weighs as one measurement at the second's spacing.
+                self._kalman.P[:] = self.time_constant**2 / step
+                self._started = True
+            self._kalman.predict(Q=step)
+            self._kalman.update(value, R=self.time_constant**2 / step)
+        self._last_time = time
+        return float(self._kalman.x[0, 0])
