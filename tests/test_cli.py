@@ -1,0 +1,152 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from media import fixture_videos, segments_video, textured, write_audio
+from vidaesthetic.cli import main
+
+
+def vidaesthetic(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "vidaesthetic", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def corrupt_middle(data: bytes) -> bytes:
+    damaged = bytearray(data)
+    middle = len(damaged) // 2
+    for position in range(middle, middle + 2000, 7):
+        damaged[position] ^= 0xFF
+    return bytes(damaged)
+
+
+def zero_payload(data: bytes) -> bytes:
+    """Keep the container, blank every coded picture."""
+    damaged = bytearray(data)
+    start, end = damaged.find(b"mdat") + 20, damaged.find(b"moov") - 8
+    damaged[start:end] = bytes(end - start)
+    return bytes(damaged)
+
+
+def make_bad_inputs(folder: Path, good: Path) -> dict:
+    """name -> (expected exit code, expected words in the error)."""
+    data = good.read_bytes()
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "notes.mp4").write_text("not a video\n" * 50)
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    (folder / "blank.mp4").write_bytes(zero_payload(data))
+    (folder / "a folder.mp4").mkdir()
+    write_audio(folder / "tone.m4a")
+    Image.fromarray(textured(64, 48)).save(folder / "still.png")
+    return {
+        "missing.mp4": (2, "no such file"),
+        "a folder.mp4": (2, "is a directory"),
+        "empty.mp4": (2, "empty file"),
+        "notes.mp4": (2, "not a readable video"),
+        "truncated.mp4": (2, "not a readable video"),
+        "blank.mp4": (2, "no decodable video frames"),
+        "tone.m4a": (2, "no video stream"),
+        "still.png": (2, "still image"),
+    }
+
+
+def test_every_bad_input_gets_one_clear_line_and_no_outputs(tmp_path, bsk_video):
+    cases = make_bad_inputs(tmp_path, bsk_video)
+    for name, (code, words) in cases.items():
+        result = vidaesthetic("spots", name, "-o", "out", "-q", cwd=tmp_path)
+        assert result.returncode == code, (name, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and name in lines[0] and words in lines[0], (name, result.stderr)
+        assert "Traceback" not in result.stderr and result.stdout == ""
+        assert not (tmp_path / "out").exists(), name
+
+
+def test_unwritable_output_is_refused_before_any_work(tmp_path, bsk_video):
+    (tmp_path / "a-file").write_text("x")
+    for output in ("a-file", "a-file/below"):
+        result = vidaesthetic("spots", bsk_video, "-o", output, cwd=tmp_path)
+        assert result.returncode == 2 and output in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_output_directory_is_refused(tmp_path, bsk_video):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    result = vidaesthetic("spots", bsk_video, "-o", locked / "out", cwd=tmp_path)
+    assert result.returncode == 2 and "locked" in result.stderr
+
+
+def test_corrupt_frames_mid_stream_are_skipped_counted_and_reported(tmp_path):
+    good = segments_video(tmp_path / "good.mp4", "ssss")
+    (tmp_path / "damaged.mp4").write_bytes(corrupt_middle(good.read_bytes()))
+    result = vidaesthetic("spots", "damaged.mp4", "-o", "out", "--json", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["corrupt_frames"] >= 1 and "corrupt" in result.stderr
+    assert 0 < document["frames_scored"] < 100
+
+
+def test_bad_options_are_usage_errors(tmp_path, bsk_video):
+    runner = CliRunner()
+    result = runner.invoke(main, ["spots", str(bsk_video), "--stride", "2", "--sample-fps", "3", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "either --stride or --sample-fps" in result.output
+    assert runner.invoke(main, ["spots", str(bsk_video), "--top", "0"]).exit_code == 2
+    assert runner.invoke(main, ["spots", str(bsk_video), "--model", "nope", "-o", str(tmp_path / "o")]).exit_code == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_json_output_and_replot_without_the_video(tmp_path, bsk_video):
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(bsk_video, clip)
+    runner = CliRunner()
+    result = runner.invoke(main, ["spots", str(clip), "-o", str(tmp_path / "out"), "--top", "2", "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["selection"]["top"] == 2 and 1 <= len(document["spots"]) <= 2
+    clip.unlink()  # re-plotting must not need to decode
+    plot = tmp_path / "again.svg"
+    result = runner.invoke(main, ["curve", str(tmp_path / "out" / "scores.json"), "-o", str(plot), "--top", "2"])
+    assert result.exit_code == 0, result.output
+    assert plot.read_text().lstrip().startswith("<?xml") and "<image" in plot.read_text()
+
+
+def test_several_videos_continue_past_a_bad_one(tmp_path, bsk_video):
+    result = CliRunner().invoke(main, ["spots", str(bsk_video), str(tmp_path / "gone.mp4"), "-o", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 2
+    assert "gone.mp4: no such file" in result.output and "1 of 2 videos failed" in result.output
+    assert (tmp_path / "out" / bsk_video.stem / "spots.json").is_file()
+    assert not (tmp_path / "out" / "gone").exists()
+
+
+def test_curve_of_a_video(tmp_path, bsk_video):
+    result = CliRunner().invoke(main, ["curve", str(bsk_video), "-o", str(tmp_path / "c.png"), "-q"])
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "c.png") as image:
+        assert image.format == "PNG"
+
+
+@pytest.mark.parametrize("clip", fixture_videos(), ids=lambda p: p.name)
+def test_spots_on_every_real_clip(clip, tmp_path):
+    from vidaesthetic import ScoreCurve, open_video
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["spots", str(clip), "-o", str(out), "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    info = document["video"]
+    curve = ScoreCurve.load(out / "scores.json")
+    assert document["spots"]
+    for spot in document["spots"]:
+        assert spot["time"] in set(curve.times.tolist())
+        with Image.open(out / spot["image"]) as image:
+            assert image.size == (info["width"], info["height"])
+    with Image.open(out / "curve.png") as plot:
+        assert plot.size[0] >= 800 and plot.getextrema() != ((255, 255),) * 3
+    with open_video(clip) as source:
+        assert (source.info.width, source.info.height) == (info["width"], info["height"])

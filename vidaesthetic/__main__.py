@@ -1,0 +1,5 @@
+"""``python -m vidaesthetic``."""
+
+from .cli import main
+
+main(prog_name="vidaesthetic")

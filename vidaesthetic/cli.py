@@ -1,0 +1,206 @@
+"""The ``vidaesthetic`` command: thin click commands over the public API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import click
+
+from . import __version__
+from .curve import ScoreCurve
+from .errors import InputError, VidaestheticError
+from .export import IMAGE_FORMATS, SCORES_FILE, spot_image_name
+from .models import load_model
+from .pipeline import extract_spots
+from .plot import PLOT_FORMATS, plot_curve
+from .scoring import score_video
+from .smoothing import DEFAULT_TIME_CONSTANT, smooth
+from .spots import DEFAULT_MIN_GAP, find_spots
+from .video import BACKENDS, Sampling, open_video
+
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"vidaesthetic: error: {message}", err=True)
+    sys.exit(code)
+
+
+class _Commands(click.Group):
+    """Turns every failure into one line on stderr and an exit code; ``--debug`` shows tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VidaestheticError as error:
+            _fail(str(error), error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("vidaesthetic: interrupted; no outputs were written for the unfinished video", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as error:  # a bug: say so in one line, traceback only on request
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            _fail(f"internal error: {type(error).__name__}: {error} (run with --debug for details)", 1)
+
+
+def _sampling(stride: Optional[int], sample_fps: Optional[float]) -> Sampling:
+    if stride is not None and sample_fps is not None:
+        raise InputError("use either --stride or --sample-fps, not both")
+    try:
+        return Sampling(stride=stride or 1, fps=sample_fps)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
+def scoring_options(command: Callable) -> Callable:
+    """Options shared by every command that scores video."""
+    options = [
+        click.option("--model", "model_name", default=None, metavar="NAME",
+                     help="Model to score with (default: baseline)."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
+        click.option("--backend", type=click.Choice(["auto", *BACKENDS]), default="auto", show_default=True,
+                     help="Video decoder."),
+        click.option("--stride", type=click.IntRange(min=1), default=None, help="Score every K-th frame."),
+        click.option("--sample-fps", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Score this many frames per second."),
+        click.option("--smoothing", type=click.FloatRange(min=0), default=DEFAULT_TIME_CONSTANT, show_default=True,
+                     help="Kalman time constant in seconds (0: none)."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vidaesthetic")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Find the most aesthetically pleasing moments of a video."""
+    ctx.obj = {"debug": debug}
+    _log_to_stderr()
+
+
+class _LowercaseLevel(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"vidaesthetic: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _log_to_stderr() -> None:
+    """Library notices and warnings (e.g. skipped corrupt frames) as one line each on stderr."""
+    logger = logging.getLogger("vidaesthetic")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_LowercaseLevel())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+@main.command()
+@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default: VIDEO_spots/ here; one subfolder per video when several).")
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Number of spots (default: automatic).")
+@click.option("--min-gap", type=click.FloatRange(min=0), default=DEFAULT_MIN_GAP, show_default=True,
+              help="Seconds between spots.")
+@click.option("--format", "image_format", type=click.Choice(list(IMAGE_FORMATS)), default="jpg", show_default=True)
+@click.option("--plot-format", type=click.Choice(list(PLOT_FORMATS)), default="png", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the spots document to stdout.")
+@scoring_options
+def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], min_gap: float, image_format: str,
+          plot_format: str, as_json: bool, model_name: Optional[str], device: str, batch_size: int, backend: str,
+          stride: Optional[int], sample_fps: Optional[float], smoothing: float, quiet: bool) -> None:
+    """Write the best key frames of each VIDEO with spots.json, scores.csv and a curve plot."""
+    sampling = _sampling(stride, sample_fps)
+    model = load_model(model_name, device=device)
+    failures = []
+    for video in videos:
+        out_dir = _output_dir(video, output, several=len(videos) > 1)
+        try:
+            document = extract_spots(
+                video, out_dir, model, sampling=sampling, batch_size=batch_size, backend=backend,
+                time_constant=smoothing, top=top, min_gap=min_gap, image_format=image_format,
+                plot_format=plot_format, progress=False if quiet else None,
+            )
+        except VidaestheticError as error:
+            if len(videos) == 1:
+                raise
+            click.echo(f"vidaesthetic: error: {error}", err=True)
+            failures.append(error)
+            continue
+        if as_json:
+            click.echo(json.dumps(document, indent=2))
+        else:
+            _summarise(document, out_dir)
+    if failures:
+        _fail(f"{len(failures)} of {len(videos)} videos failed", max(error.exit_code for error in failures))
+
+
+def _output_dir(video: Path, output: Optional[Path], several: bool) -> Path:
+    default = Path(f"{video.stem}_spots")
+    if output is None:
+        return default
+    return output / video.stem if several else output
+
+
+def _summarise(document: dict, out_dir: Path) -> None:
+    count = len(document["spots"])
+    click.echo(f"{document['video']['path']}: {count} spot{'s' * (count != 1)} -> {out_dir}/", err=True)
+    for spot in document["spots"]:
+        click.echo(f"  #{spot['rank']:<3d} {spot['timecode']}  score {spot['score']:.4g}  {spot['image']}")
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Plot file, .png/.svg/.pdf (default: SOURCE_curve.png here).")
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Number of spots to mark.")
+@click.option("--min-gap", type=click.FloatRange(min=0), default=DEFAULT_MIN_GAP, show_default=True)
+@scoring_options
+def curve(source: Path, output: Optional[Path], top: Optional[int], min_gap: float, model_name: Optional[str],
+          device: str, batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
+          smoothing: float, quiet: bool) -> None:
+    """Plot the score curve of a video, or re-plot a saved scores.json without decoding."""
+    if source.suffix.lower() == ".json":
+        scores = ScoreCurve.load(source)
+    else:
+        model = load_model(model_name, device=device)
+        with open_video(source, backend=backend) as video:
+            scores = score_video(
+                video, model, sampling=_sampling(stride, sample_fps), batch_size=batch_size,
+                cache=Path(f"{source.stem}_spots") / SCORES_FILE, progress=False if quiet else None,
+            )
+    scores = smooth(scores, smoothing)
+    found = find_spots(scores, top=top, min_gap=min_gap)
+    output = output or Path(f"{Path(scores.video.path).stem}_curve.png")
+    thumbnails = _saved_thumbnails(source.parent if source.suffix.lower() == ".json" else None, found)
+    plot_curve(scores, found, path=output, thumbnails=thumbnails)
+    click.echo(f"{output}", err=True)
+
+
+def _saved_thumbnails(folder: Optional[Path], found: Sequence) -> Optional[list]:
+    """Key frames an earlier ``spots`` run wrote for these same spots, if all are there."""
+    if folder is None or not found:
+        return None
+    from PIL import Image
+    import numpy as np
+
+    pictures = []
+    for spot in found:
+        paths = [folder / spot_image_name(spot, fmt) for fmt in IMAGE_FORMATS]
+        existing = next((path for path in paths if path.is_file()), None)
+        if existing is None:
+            return None
+        with Image.open(existing) as image:
+            image.thumbnail((640, 160))
+            pictures.append(np.asarray(image.convert("RGB")))
+    return pictures

@@ -1,0 +1,49 @@
+"""The whole road for one video: score (or reuse saved scores), smooth, pick spots, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from .errors import PathLike
+from .export import SCORES_FILE, save_spots
+from .models import AestheticModel, load_model
+from .scoring import score_video
+from .smoothing import DEFAULT_TIME_CONSTANT, smooth
+from .spots import DEFAULT_MIN_GAP, DEFAULT_MIN_PROMINENCE, DEFAULT_REFINE_WINDOW, find_spots, selection_parameters
+from .video import Sampling, open_video
+
+
+def extract_spots(
+    video: PathLike,
+    out_dir: PathLike,
+    model: Optional[AestheticModel] = None,
+    *,
+    sampling: Sampling = Sampling(),
+    batch_size: int = 32,
+    backend: str = "auto",
+    time_constant: float = DEFAULT_TIME_CONSTANT,
+    top: Optional[int] = None,
+    min_gap: float = DEFAULT_MIN_GAP,
+    min_prominence: float = DEFAULT_MIN_PROMINENCE,
+    image_format: str = "jpg",
+    plot_format: str = "png",
+    progress: Optional[bool] = None,
+) -> Dict[str, Any]:
+    """Find a video's best spots and write them with their record and plot to ``out_dir``.
+
+    Scores saved in ``out_dir`` by an earlier run are reused when they came
+    from the same file, model and sampling. Returns the ``spots.json`` document.
+    """
+    model = model if model is not None else load_model()
+    with open_video(video, backend=backend) as source:
+        curve = score_video(
+            source, model, sampling=sampling, batch_size=batch_size,
+            cache=Path(out_dir) / SCORES_FILE, progress=progress,
+        )
+        curve = smooth(curve, time_constant)
+        spots = find_spots(curve, top=top, min_gap=min_gap, min_prominence=min_prominence)
+        selection = selection_parameters(top, min_gap, min_prominence, DEFAULT_REFINE_WINDOW)
+        return save_spots(
+            source, curve, spots, out_dir, image_format=image_format, plot_format=plot_format, selection=selection
+        )
