@@ -34,15 +34,26 @@ BACKENDS: Dict[str, Callable[[str], VideoSource]] = {
     "decord": _decord,
     "torchcodec": _torchcodec,
 }
-_REQUIRED_MODULE = {"pyav": "av", "decord": "decord", "torchcodec": "torchcodec.decoders"}
+
+
+def _torchcodec_loads() -> bool:
+    """torchcodec imports without FFmpeg's libraries and fails only when decoding; check they loaded."""
+    importlib.import_module("torchcodec.decoders")
+    return importlib.import_module("torchcodec._core").core_library_path is not None
+
+
+_LOADS: Dict[str, Callable[[], object]] = {
+    "pyav": lambda: importlib.import_module("av"),
+    "decord": lambda: importlib.import_module("decord"),
+    "torchcodec": _torchcodec_loads,
+}
 
 
 def _importable(backend: str) -> bool:
     try:
-        importlib.import_module(_REQUIRED_MODULE[backend])
+        return bool(_LOADS[backend]())
     except Exception:  # a broken native library raises more than ImportError
         return False
-    return True
 
 
 def available_backends() -> List[str]:

@@ -26,7 +26,7 @@ _IMAGE_FORMATS = {"image2", "apng"}
 _SEEK_BACKOFF = (0.0, 1.0, 4.0, 16.0)
 
 
-def _open_container(path: str) -> "av.container.InputContainer":
+def open_container(path: str) -> "av.container.InputContainer":
     try:
         return av.open(path, metadata_errors="ignore")
     except av.FFmpegError as exc:
@@ -38,7 +38,7 @@ def _ffmpeg_reason(exc: BaseException) -> str:
     return str(text).strip().rstrip(".") or type(exc).__name__
 
 
-def _video_stream(container: "av.container.InputContainer", path: str) -> "av.video.stream.VideoStream":
+def first_video_stream(container: "av.container.InputContainer", path: str) -> "av.video.stream.VideoStream":
     fmt = container.format.name
     if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
         raise VideoError("is a still image, not a video", path)
@@ -61,8 +61,8 @@ def _clockwise_rotation(frame: "av.VideoFrame") -> int:
 
 def probe(path: str) -> VideoInfo:
     """Read a video's :class:`VideoInfo`, decoding its first frame to prove it is decodable."""
-    with _open_container(path) as container:
-        stream = _video_stream(container, path)
+    with open_container(path) as container:
+        stream = first_video_stream(container, path)
         first = _first_frame(container, stream, path)
         ctx = stream.codec_context
         coded_w, coded_h = first.width, first.height
@@ -110,7 +110,7 @@ def _scan_packets(path: str) -> Tuple[int, float]:
     Only demuxes (no decoding), so it costs about one read of the file.
     """
     count, start, end = 0, None, 0.0
-    with _open_container(path) as container:
+    with open_container(path) as container:
         stream = container.streams.video[0]
         try:
             for packet in container.demux(stream):
@@ -149,8 +149,8 @@ class PyAVSource(VideoSource):
         self._threads = threads
 
     def _open(self) -> Tuple["av.container.InputContainer", "av.video.stream.VideoStream"]:
-        container = _open_container(self.path)
-        stream = _video_stream(container, self.path)
+        container = open_container(self.path)
+        stream = first_video_stream(container, self.path)
         stream.thread_type = "AUTO"
         stream.thread_count = self._threads
         return container, stream
@@ -226,20 +226,22 @@ class PyAVSource(VideoSource):
         for backoff in _SEEK_BACKOFF:
             seek_to = max(target - backoff, self.info.start_time)
             container.seek(int(seek_to / stream.time_base), stream=stream, backward=True)
-            found = self._decode_to(container, stream, target)
+            found = self._decode_to(container, stream, target, from_start=seek_to <= self.info.start_time)
             if found is not None:
                 return found
         raise VideoError(f"no frame could be decoded near {target:.3f} s", self.path)
 
-    def _decode_to(self, container, stream, target: float) -> Optional["av.VideoFrame"]:
+    def _decode_to(self, container, stream, target: float, from_start: bool) -> Optional["av.VideoFrame"]:
         previous = None
         for frame in self._decoded(container, stream):
             if frame.time is None:
                 continue
             if frame.time >= target:
                 if previous is None:
-                    # The seek landed after the target: only acceptable when it is the exact frame.
-                    return frame if math.isclose(frame.time, target, abs_tol=1e-6) else None
+                    # The first frame decoded is past the target: right only for the exact frame,
+                    # or when decoding began at the stream's start (nothing earlier exists).
+                    exact = math.isclose(frame.time, target, abs_tol=1e-6)
+                    return frame if exact or from_start else None
                 return frame if frame.time - target <= target - previous.time else previous
             previous = frame
         return previous

@@ -1,0 +1,159 @@
+"""torchcodec backend: FFmpeg decoding into torch tensors, on CPU or on a CUDA GPU (NVDEC)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Iterator, Optional, Sequence, Tuple
+
+import av
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchcodec.decoders import VideoDecoder
+
+from ..errors import VideoError
+from .geometry import rotate_array, rotate_batch
+from .pyav_backend import open_container, first_video_stream, probe
+from .source import VideoSource
+from .types import FrameBatch, Sampling, VideoInfo
+
+# Full-resolution decoded pixels held at once per decode call: keeps memory flat for 4K video.
+_CHUNK_BYTES = 64 << 20
+
+
+def _first_video_stream_index(path: str) -> int:
+    """Index of the first video stream, the one PyAV decodes (torchcodec would pick the "best" one)."""
+    with open_container(path) as container:
+        return first_video_stream(container, path).index
+
+
+def _reason(exc: BaseException) -> str:
+    """The message of a torchcodec error without its C++ source location ("fn, file.cpp:12, ")."""
+    lines = str(exc).strip().splitlines()
+    return re.sub(r"^\w+, \S+:\d+, ", "", lines[0]) if lines else type(exc).__name__
+
+
+def _swapped(size: Tuple[int, int], turns: int) -> Tuple[int, int]:
+    """``size`` before ``turns`` quarter turns: height and width swap for odd turns."""
+    return (size[1], size[0]) if turns % 2 else size
+
+
+def _resize(frames: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Bilinear, antialiased resize of uint8 N x 3 x H x W frames on their own device."""
+    if tuple(frames.shape[-2:]) == size:
+        return frames
+    if frames.device.type == "cpu":  # torch resizes uint8 directly only on CPU
+        return F.interpolate(frames, size=size, mode="bilinear", antialias=True, align_corners=False)
+    scaled = F.interpolate(frames.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+    return scaled.round_().clamp_(0, 255).to(torch.uint8)
+
+
+class TorchCodecSource(VideoSource):
+    """Decodes with torchcodec; geometry and timing metadata come from the shared PyAV probe.
+
+    Frames are resized with torch on the decoding device, so with ``device="cuda"``
+    batches never leave the GPU.
+    """
+
+    backend = "torchcodec"
+
+    def __init__(self, path: str, info: Optional[VideoInfo] = None, device: str = "cpu") -> None:
+        super().__init__(info or probe(path))
+        self.path = path
+        self.device = device
+        self._stream_index = _first_video_stream_index(path)
+        with self._errors("cannot open it"):
+            self._decoder = VideoDecoder(
+                path,
+                stream_index=self._stream_index,
+                device=device,
+                num_ffmpeg_threads=0,  # let FFmpeg choose, as the PyAV backend does
+            )
+        # torchcodec >= 0.11 rotates frames itself (by counter-clockwise degrees); we rotate the rest.
+        applied = -round((getattr(self._decoder.metadata, "rotation", None) or 0) / 90)
+        self._turns = (self.info.rotation // 90 - applied) % 4
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Turn torchcodec's failures on this file into a :class:`VideoError`."""
+        try:
+            yield
+        except (RuntimeError, ValueError, IndexError) as exc:
+            raise VideoError(f"torchcodec {doing} ({_reason(exc)}); use --backend pyav", self.path) from None
+
+    def batches(
+        self,
+        batch_size: int = 32,
+        size: Tuple[int, int] = (224, 224),
+        sampling: Sampling = Sampling(),
+    ) -> Iterator[FrameBatch]:
+        frames = torch.empty((0, 3, *size), dtype=torch.uint8, device=self.device)
+        indices, times = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        for chunk in self._sampled(sampling, size):
+            frames = torch.cat([frames, chunk.frames])
+            indices = np.concatenate([indices, chunk.indices])
+            times = np.concatenate([times, chunk.times])
+            while len(indices) >= batch_size:
+                yield FrameBatch(frames[:batch_size], indices[:batch_size], times[:batch_size])
+                frames, indices, times = frames[batch_size:], indices[batch_size:], times[batch_size:]
+        if len(indices):
+            yield FrameBatch(frames, indices, times)
+
+    def _sampled(self, sampling: Sampling, size: Tuple[int, int]) -> Iterator[FrameBatch]:
+        """Sampled frames at display ``size``, decoded a bounded chunk at a time.
+
+        A stride is handed to the decoder so that skipped frames are never converted;
+        sampling by rate needs every frame's time, so it decodes them all.
+        """
+        step = sampling.stride
+        selector = sampling.selector()
+        frame_bytes = 3 * self.info.coded_width * self.info.coded_height
+        span = step * max(1, _CHUNK_BYTES // frame_bytes)
+        total = len(self._decoder)
+        for begin in range(0, total, span):
+            stop = min(begin + span, total)
+            with self._errors("cannot decode it"):
+                decoded = self._decoder.get_frames_in_range(begin, stop, step)
+            indices = np.arange(begin, stop, step, dtype=np.int64)
+            times = decoded.pts_seconds.cpu().numpy().astype(np.float64)
+            keep = np.asarray([selector.take(int(i), float(t)) for i, t in zip(indices, times)], dtype=bool)
+            if not keep.any():
+                continue
+            data = decoded.data.to(self.device)  # a CUDA decoder may fall back to the CPU
+            if not keep.all():
+                data = data[torch.from_numpy(np.flatnonzero(keep)).to(data.device)]
+            frames = rotate_batch(_resize(data, _swapped(size, self._turns)), self._turns)
+            yield FrameBatch(frames, indices[keep], times[keep])
+
+    def frames_at(self, times: Sequence[float]) -> Iterator[Tuple[float, np.ndarray]]:
+        stamps = self._frame_times()
+        display = _swapped((self.info.height, self.info.width), self._turns)
+        for target in sorted({float(t) for t in times}):
+            index = int(np.argmin(np.abs(stamps - target)))
+            with self._errors("cannot decode it"):
+                frame = self._decoder.get_frame_at(index)
+            picture = _resize(frame.data[None], display)[0].permute(1, 2, 0).cpu().numpy()
+            yield float(frame.pts_seconds), rotate_array(picture, self._turns)
+
+    def _frame_times(self) -> np.ndarray:
+        """Presentation times of the decoder's frames, by index, read by demuxing only.
+
+        torchcodec indexes frames by sorted packet timestamps, which is what this
+        rebuilds; its own time lookup (``get_frame_played_at``) trusts frame
+        durations and can return a neighbouring frame.
+        """
+        with open_container(self.path) as container:
+            stream = container.streams[self._stream_index]
+            time_base = float(stream.time_base or 0)  # always set on a decodable stream
+            try:
+                pts = [packet.pts for packet in container.demux(stream) if packet.pts is not None]
+            except av.FFmpegError:
+                pts = []
+        if len(pts) != len(self._decoder):
+            raise VideoError("torchcodec and PyAV disagree on this video's frames; use --backend pyav", self.path)
+        return np.sort(np.asarray(pts, dtype=np.float64)) * time_base
+
+    def close(self) -> None:
+        """Drop the decoder (torchcodec frees it with the object); the source cannot decode after this."""
+        self._decoder = None  # type: ignore[assignment]
