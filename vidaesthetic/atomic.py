@@ -27,6 +27,22 @@ def _file_mode() -> int:
 _FILE_MODE = _file_mode()
 
 
+def check_output_directory(directory: PathLike) -> None:
+    """Raise :class:`OutputError` now if ``directory`` could not be created or written later.
+
+    Lets a command refuse a bad output location before it spends time decoding.
+    """
+    directory = Path(directory)
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        problem = "exists and is not a directory" if existing == directory else f"cannot be created ({existing} is a file)"
+        raise OutputError(f"output path {problem}", directory)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError("output directory is not writable", directory)
+
+
 class OutputSet:
     """A group of output files committed together.
 
@@ -51,8 +67,7 @@ class OutputSet:
             self.discard()
 
     def _make_directory(self) -> None:
-        if self.directory.exists() and not self.directory.is_dir():
-            raise OutputError("output path exists and is not a directory", self.directory)
+        check_output_directory(self.directory)
         missing = []
         probe = self.directory
         while not probe.exists():
@@ -62,9 +77,6 @@ class OutputSet:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create output directory ({exc.strerror})", self.directory) from None
-        if not os.access(self.directory, os.W_OK | os.X_OK):
-            self._remove_created(missing)
-            raise OutputError("output directory is not writable", self.directory)
         self._created = missing
 
     def reserve(self, name: str) -> Path:

@@ -12,10 +12,12 @@ from typing import Any, Callable, Optional, Sequence
 import click
 
 from . import __version__
+from .atomic import check_output_directory
 from .curve import ScoreCurve
 from .errors import InputError, VidaestheticError
 from .export import IMAGE_FORMATS, SCORES_FILE, spot_image_name
-from .models import load_model
+from .models import cache_dir, fetch_release, import_release, installed_weights, load_model, read_metadata
+from .models.registry import GET_LEARNED_MODEL, MODELS, PRECISIONS
 from .pipeline import extract_spots
 from .plot import PLOT_FORMATS, plot_curve
 from .scoring import score_video
@@ -62,8 +64,12 @@ def _sampling(stride: Optional[int], sample_fps: Optional[float]) -> Sampling:
 def scoring_options(command: Callable) -> Callable:
     """Options shared by every command that scores video."""
     options = [
-        click.option("--model", "model_name", default=None, metavar="NAME",
-                     help="Model to score with (default: baseline)."),
+        click.option("--model", "model_name", type=click.Choice(list(MODELS)), default=None,
+                     help="Model (default: the paper's model when installed, else baseline)."),
+        click.option("--weights", type=click.Path(path_type=Path), default=None,
+                     help="Weights file (.safetensors) of the learned model."),
+        click.option("--precision", type=click.Choice(list(PRECISIONS)), default="auto", show_default=True,
+                     help="auto: bfloat16 on CUDA, float32 on CPU."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
         click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
         click.option("--backend", type=click.Choice(["auto", *BACKENDS]), default="auto", show_default=True,
@@ -92,7 +98,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 class _LowercaseLevel(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return f"vidaesthetic: {record.levelname.lower()}: {record.getMessage()}"
+        level = "note" if record.levelno == logging.INFO else record.levelname.lower()
+        return f"vidaesthetic: {level}: {record.getMessage()}"
 
 
 def _log_to_stderr() -> None:
@@ -117,20 +124,25 @@ def _log_to_stderr() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the spots document to stdout.")
 @scoring_options
 def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], min_gap: float, image_format: str,
-          plot_format: str, as_json: bool, model_name: Optional[str], device: str, batch_size: int, backend: str,
-          stride: Optional[int], sample_fps: Optional[float], smoothing: float, quiet: bool) -> None:
+          plot_format: str, as_json: bool, model_name: Optional[str], weights: Optional[Path], precision: str,
+          device: str, batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
+          smoothing: float, quiet: bool) -> None:
     """Write the best key frames of each VIDEO with spots.json, scores.csv and a curve plot."""
     sampling = _sampling(stride, sample_fps)
-    model = load_model(model_name, device=device)
+    model = None
     failures = []
     for video in videos:
         out_dir = _output_dir(video, output, several=len(videos) > 1)
         try:
-            document = extract_spots(
-                video, out_dir, model, sampling=sampling, batch_size=batch_size, backend=backend,
-                time_constant=smoothing, top=top, min_gap=min_gap, image_format=image_format,
-                plot_format=plot_format, progress=False if quiet else None,
-            )
+            check_output_directory(out_dir)
+            with open_video(video, backend=backend) as source:
+                # Loaded once the first video has opened, so that bad input fails first.
+                model = model or load_model(model_name, weights=weights, device=device, precision=precision)
+                document = extract_spots(
+                    source, out_dir, model, sampling=sampling, batch_size=batch_size,
+                    time_constant=smoothing, top=top, min_gap=min_gap, image_format=image_format,
+                    plot_format=plot_format, progress=False if quiet else None,
+                )
         except VidaestheticError as error:
             if len(videos) == 1:
                 raise
@@ -167,14 +179,16 @@ def _summarise(document: dict, out_dir: Path) -> None:
 @click.option("--min-gap", type=click.FloatRange(min=0), default=DEFAULT_MIN_GAP, show_default=True)
 @scoring_options
 def curve(source: Path, output: Optional[Path], top: Optional[int], min_gap: float, model_name: Optional[str],
-          device: str, batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
-          smoothing: float, quiet: bool) -> None:
+          weights: Optional[Path], precision: str, device: str, batch_size: int, backend: str,
+          stride: Optional[int], sample_fps: Optional[float], smoothing: float, quiet: bool) -> None:
     """Plot the score curve of a video, or re-plot a saved scores.json without decoding."""
+    if output is not None:
+        check_output_directory(output.parent)
     if source.suffix.lower() == ".json":
         scores = ScoreCurve.load(source)
     else:
-        model = load_model(model_name, device=device)
         with open_video(source, backend=backend) as video:
+            model = load_model(model_name, weights=weights, device=device, precision=precision)
             scores = score_video(
                 video, model, sampling=_sampling(stride, sample_fps), batch_size=batch_size,
                 cache=Path(f"{source.stem}_spots") / SCORES_FILE, progress=False if quiet else None,
@@ -204,3 +218,44 @@ def _saved_thumbnails(folder: Optional[Path], found: Sequence) -> Optional[list]
             image.thumbnail((640, 160))
             pictures.append(np.asarray(image.convert("RGB")))
     return pictures
+
+
+@main.group()
+def weights() -> None:
+    """Install and inspect the learned model's weights."""
+
+
+@weights.command()
+@click.option("--force", is_flag=True, help="Download and convert again even if installed.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def fetch(force: bool, quiet: bool) -> None:
+    """Download the paper authors' released model, verify it and convert it into the cache."""
+    path = fetch_release(force=force, progress=False if quiet else None)
+    click.echo(str(path))
+
+
+@weights.command(name="import")
+@click.argument("location", type=click.Path(path_type=Path))
+@click.option("--mean", "mean_image", type=click.Path(path_type=Path), default=None,
+              help="The mean image (mean_bgr.p); default: next to the checkpoint.")
+def import_(location: Path, mean_image: Optional[Path]) -> None:
+    """Convert a resnet_v1_50 TensorFlow checkpoint you already have (folder, prefix or .index)."""
+    click.echo(str(import_release(location, mean_image)))
+
+
+@weights.command(name="list")
+def list_() -> None:
+    """Installed weights files with their model, id and origin."""
+    found = installed_weights()
+    if not found:
+        click.echo(f"no weights installed in {cache_dir()}; {GET_LEARNED_MODEL}", err=True)
+    for path in found:
+        metadata = read_metadata(path)
+        origin = (metadata.get("provenance") or {}).get("source", "unknown origin")
+        click.echo(f"{metadata['name']}  {metadata['weights_id']}  {origin}  {path}")
+
+
+@weights.command(name="path")
+def path_() -> None:
+    """The weights cache folder."""
+    click.echo(str(cache_dir()))

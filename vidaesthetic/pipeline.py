@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 from .errors import PathLike
 from .export import SCORES_FILE, save_spots
@@ -11,11 +11,11 @@ from .models import AestheticModel, load_model
 from .scoring import score_video
 from .smoothing import DEFAULT_TIME_CONSTANT, smooth
 from .spots import DEFAULT_MIN_GAP, DEFAULT_MIN_PROMINENCE, DEFAULT_REFINE_WINDOW, find_spots, selection_parameters
-from .video import Sampling, open_video
+from .video import Sampling, VideoSource, open_video
 
 
 def extract_spots(
-    video: PathLike,
+    video: Union[PathLike, VideoSource],
     out_dir: PathLike,
     model: Optional[AestheticModel] = None,
     *,
@@ -35,8 +35,9 @@ def extract_spots(
     Scores saved in ``out_dir`` by an earlier run are reused when they came
     from the same file, model and sampling. Returns the ``spots.json`` document.
     """
-    model = model if model is not None else load_model()
-    with open_video(video, backend=backend) as source:
+    source = video if isinstance(video, VideoSource) else open_video(video, backend=backend)
+    try:
+        model = model if model is not None else load_model()
         curve = score_video(
             source, model, sampling=sampling, batch_size=batch_size,
             cache=Path(out_dir) / SCORES_FILE, progress=progress,
@@ -47,3 +48,6 @@ def extract_spots(
         return save_spots(
             source, curve, spots, out_dir, image_format=image_format, plot_format=plot_format, selection=selection
         )
+    finally:
+        if source is not video:
+            source.close()

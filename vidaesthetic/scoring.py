@@ -114,7 +114,8 @@ def _score(
     with bar, torch.inference_mode():
         for batch in prefetch(decoded):
             frames = batch.frames.to(device, non_blocking=pin)
-            embedding = model.embed(frames)
+            with model.autocast():
+                embedding = model.embed(frames)
             scores.append(torch.linalg.vector_norm(embedding.float(), dim=1).cpu().numpy())
             stats.append(frame_statistics(frames).cpu().numpy())
             if keep_embeddings:

@@ -1,37 +1,31 @@
-"""Aesthetic models: the interface, the built-in baseline, and ``load_model``."""
+"""Aesthetic models: the interface, the built-in baseline, the paper's ResNet, and ``load_model``."""
 
-from __future__ import annotations
-
-from typing import Callable, Dict, List, Optional
-
-import torch
-
-from ..devices import resolve_device
-from ..errors import ModelError
 from .base import AestheticModel
 from .baseline import BaselineModel
+from .registry import (
+    DEFAULT_MODEL, MODELS, cache_dir, fetch_release, import_release, installed_weights, load_model,
+)
+from .slim_resnet import AestheticResNet
+from .weights import load_weights, read_metadata, save_weights
 
-# registry name -> factory of an untrained/builtin instance
-_REGISTRY: Dict[str, Callable[[], AestheticModel]] = {"baseline": BaselineModel}
 
-
-def available_models() -> List[str]:
+def available_models() -> list:
     """Names that :func:`load_model` accepts."""
-    return sorted(_REGISTRY)
+    return list(MODELS)
 
 
-def load_model(name: Optional[str] = None, device: "str | torch.device" = "auto") -> AestheticModel:
-    """A ready-to-run model in eval mode on ``device``.
-
-    Args:
-        name: a registry name (see :func:`available_models`); None picks the default.
-        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or a torch device.
-    """
-    key = name or "baseline"
-    if key not in _REGISTRY:
-        raise ModelError(f"unknown model {key!r}; available: {', '.join(available_models())}")
-    model = _REGISTRY[key]()
-    return model.to(resolve_device(device)).eval()
-
-
-__all__ = ["AestheticModel", "BaselineModel", "available_models", "load_model"]
+__all__ = [
+    "AestheticModel",
+    "AestheticResNet",
+    "BaselineModel",
+    "DEFAULT_MODEL",
+    "available_models",
+    "cache_dir",
+    "fetch_release",
+    "import_release",
+    "installed_weights",
+    "load_model",
+    "load_weights",
+    "read_metadata",
+    "save_weights",
+]

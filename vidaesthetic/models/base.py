@@ -9,7 +9,8 @@ runs.
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+import contextlib
+from typing import ContextManager, Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -30,6 +31,8 @@ class AestheticModel(nn.Module):
     name: str = "model"
     input_size: Tuple[int, int] = (224, 224)
     embedding_dim: int = 0
+    precision: Optional[torch.dtype] = None
+    """Autocast dtype for :meth:`embed` on the model's device (None: float32)."""
 
     @property
     def weights_id(self) -> str:
@@ -51,7 +54,14 @@ class AestheticModel(nn.Module):
             "weights_id": self.weights_id,
             "input_size": list(self.input_size),
             "embedding_dim": self.embedding_dim,
+            "precision": str(self.precision).replace("torch.", "") if self.precision else "float32",
         }
+
+    def autocast(self) -> ContextManager[object]:
+        """The context to run :meth:`embed` in: autocast to :attr:`precision` when one is set."""
+        if self.precision is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.precision)
 
     def embed(self, frames: torch.Tensor) -> torch.Tensor:
         """Embeddings (N x D, float32) of uint8 RGB frames (N x 3 x H x W) on ``self.device``."""
@@ -60,6 +70,9 @@ class AestheticModel(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self.embed(frames)
 
+    @torch.inference_mode()
     def score(self, frames: torch.Tensor) -> torch.Tensor:
-        """Aesthetic scores (N,) of a batch: the L2 norms of its embeddings."""
-        return torch.linalg.vector_norm(self.embed(frames).float(), dim=1)
+        """Aesthetic scores (N,) of a batch: the L2 norms of its embeddings (no gradients)."""
+        with self.autocast():
+            embeddings = self.embed(frames)
+        return torch.linalg.vector_norm(embeddings.float(), dim=1)

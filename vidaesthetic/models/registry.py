@@ -1,0 +1,181 @@
+"""Resolving a model name or weights file to a ready model, and the weights cache.
+
+``load_model`` looks for the learned model's weights in this order: an
+explicit path, ``VIDAESTHETIC_WEIGHTS``, the user cache, a download of the
+authors' release (converted once into the cache). With none of these, the
+default falls back to the built-in ``baseline`` and says so in one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import List, Optional
+
+import torch
+
+from ..devices import resolve_device
+from ..errors import InputError, ModelError, OutputError, PathLike, VidaestheticError
+from . import release
+from .base import AestheticModel
+from .baseline import BaselineModel
+from .weights import load_weights
+
+log = logging.getLogger("vidaesthetic")
+
+DEFAULT_MODEL = release.MODEL_NAME
+MODELS = ("baseline", DEFAULT_MODEL)
+WEIGHTS_ENVIRONMENT = "VIDAESTHETIC_WEIGHTS"
+CACHE_ENVIRONMENT = "VIDAESTHETIC_CACHE"
+OFFLINE_ENVIRONMENT = "VIDAESTHETIC_OFFLINE"
+PRECISIONS = {"auto": None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+GET_LEARNED_MODEL = "run `vidaesthetic weights fetch` (or `weights import` for files you have) to install the paper's model"
+
+
+def cache_dir() -> Path:
+    """``VIDAESTHETIC_CACHE``, else ``$XDG_CACHE_HOME/vidaesthetic``, else ``~/.cache/vidaesthetic``."""
+    if os.environ.get(CACHE_ENVIRONMENT):
+        return Path(os.environ[CACHE_ENVIRONMENT]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "vidaesthetic"
+
+
+def cached_weights_path(name: str = DEFAULT_MODEL) -> Path:
+    return cache_dir() / f"{name}.safetensors"
+
+
+def installed_weights() -> List[Path]:
+    """Weights files in the cache."""
+    folder = cache_dir()
+    return sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+
+
+def _offline() -> bool:
+    return os.environ.get(OFFLINE_ENVIRONMENT, "").lower() not in ("", "0", "false", "no")
+
+
+def fetch_release(force: bool = False, progress: Optional[bool] = None) -> Path:
+    """Download, verify and convert the authors' release into the cache; returns the weights file.
+
+    Downloads resume after an interruption; only verified files are converted,
+    and the weights file appears only once conversion has succeeded.
+    """
+    from ..download import download
+
+    destination = cached_weights_path()
+    if destination.is_file() and not force:
+        return destination
+    folder = cache_dir() / "downloads" / release.COMMIT[:12]
+    _writable(folder)
+    for name, expected in release.FILES.items():
+        download(release.base_url() + name, folder / name, git_blob=expected.git_blob, size=expected.size,
+                 progress=progress)
+    release.convert_checkpoint(
+        folder / "ae_model", destination, folder / release.MEAN, release.release_provenance(folder, verified=True)
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    return destination
+
+
+def import_release(location: PathLike, mean_image: Optional[PathLike] = None) -> Path:
+    """Convert a checkpoint the user already has (folder, prefix or ``.index``) into the cache.
+
+    Files that match the authors' release are recorded as such; other
+    ``resnet_v1_50`` checkpoints are converted too, recorded as the user's own.
+    """
+    from ..download import git_blob_sha1
+
+    prefix = release.checkpoint_prefix(location)
+    folder = prefix.parent
+    mean = Path(mean_image) if mean_image else folder / release.MEAN
+    verified = all(
+        (folder / name).is_file() and git_blob_sha1(folder / name) == expected.git_blob
+        for name, expected in release.FILES.items()
+    )
+    destination = cached_weights_path()
+    _writable(destination.parent)
+    release.convert_checkpoint(prefix, destination, mean, release.release_provenance(folder, verified))
+    return destination
+
+
+def _writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create the weights cache ({error.strerror}); set {CACHE_ENVIRONMENT}", folder) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"the weights cache is not writable; set {CACHE_ENVIRONMENT}", folder)
+
+
+def _learned_weights(explicit: bool) -> Optional[Path]:
+    """Weights of the default learned model from the environment, the cache or a download."""
+    if os.environ.get(WEIGHTS_ENVIRONMENT):
+        path = Path(os.environ[WEIGHTS_ENVIRONMENT]).expanduser()
+        if not path.is_file():
+            raise ModelError(f"{WEIGHTS_ENVIRONMENT} names a missing file", path)
+        return path
+    cached = cached_weights_path()
+    if cached.is_file():
+        return cached
+    if _offline():
+        return None
+    log.info("downloading the authors' model once (98 MiB) into %s", cache_dir())
+    try:
+        return fetch_release()
+    except VidaestheticError as error:
+        if explicit:
+            raise
+        log.info("could not download the model (%s)", error)
+        return None
+
+
+def load_model(
+    name: Optional[str] = None,
+    *,
+    weights: Optional[PathLike] = None,
+    device: "str | torch.device" = "auto",
+    precision: str = "auto",
+) -> AestheticModel:
+    """A ready model in eval mode on ``device``.
+
+    Args:
+        name: ``"baseline"``, ``"aesthetic-resnet50"``, or None for the learned
+            model when its weights can be found (else the baseline, with a notice).
+        weights: a weights file (safetensors) to load; overrides the search.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or a torch device.
+        precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere),
+            ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+    """
+    if name not in (None, *MODELS):
+        raise ModelError(f"unknown model {name!r}; available: {', '.join(MODELS)}")
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    target = resolve_device(device)
+    if name == "baseline":
+        if weights is not None:
+            raise InputError("the baseline model takes no weights file")
+        return BaselineModel().to(target).eval()
+    path = Path(weights) if weights is not None else _learned_weights(explicit=name is not None)
+    if path is None:
+        if name is not None:
+            raise ModelError(f"no weights for {name}: {GET_LEARNED_MODEL}, or pass --weights FILE")
+        log.info("scoring with the built-in baseline model, not the paper's learned model: %s", GET_LEARNED_MODEL)
+        return BaselineModel().to(target).eval()
+    model = load_weights(path)
+    return _accelerate(model, target, precision)
+
+
+def _accelerate(model: AestheticModel, device: torch.device, precision: str) -> AestheticModel:
+    """Place the model for speed: channels-last memory, and autocast on CUDA unless fp32 is asked for."""
+    model = model.to(device=device, memory_format=torch.channels_last).eval()
+    chosen = PRECISIONS[precision]
+    if precision == "auto" and device.type == "cuda":
+        chosen = torch.bfloat16
+    if precision == "fp32" and device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # exact agreement with the reference port
+        torch.backends.cudnn.allow_tf32 = False
+    model.precision = chosen
+    return model
