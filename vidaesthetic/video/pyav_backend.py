@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import VideoError
-from .geometry import display_size, rotate_array, rotate_batch
+from .geometry import before_rotation, display_size, rotate_array, rotate_batch
 from .source import VideoSource
 from .types import FrameBatch, Sampling, VideoInfo
 
@@ -174,10 +174,9 @@ class PyAVSource(VideoSource):
         size: Tuple[int, int] = (224, 224),
         sampling: Sampling = Sampling(),
     ) -> Iterator[FrameBatch]:
-        height, width = size
         turns = self.info.rotation // 90
         # Decode at the pre-rotation size so that rotating gives the requested size.
-        scaled_w, scaled_h = (height, width) if turns % 2 else (width, height)
+        scaled_h, scaled_w = before_rotation(*size, turns)
         selector = sampling.selector()
         self.corrupt_frames = 0
         buffer = np.empty((batch_size, scaled_h, scaled_w, 3), dtype=np.uint8)
@@ -208,8 +207,8 @@ class PyAVSource(VideoSource):
         targets = sorted(set(float(t) for t in times))
         if not targets:
             return
-        coded_w = self.info.width if self.info.rotation % 180 == 0 else self.info.height
-        coded_h = self.info.height if self.info.rotation % 180 == 0 else self.info.width
+        turns = self.info.rotation // 90
+        height, width = before_rotation(self.info.height, self.info.width, turns)
         container, stream = self._open()
         with container:
             # Some streams carry their parameter sets only before the first
@@ -218,8 +217,8 @@ class PyAVSource(VideoSource):
             _first_frame(container, stream, self.path)
             for target in targets:
                 frame = self._frame_near(container, stream, target)
-                picture = frame.to_ndarray(width=coded_w, height=coded_h, format="rgb24")
-                yield frame.time, rotate_array(picture, self.info.rotation // 90)
+                picture = frame.to_ndarray(width=width, height=height, format="rgb24")
+                yield frame.time, rotate_array(picture, turns)
 
     def _frame_near(self, container, stream, target: float) -> "av.VideoFrame":
         """Seek to a keyframe before ``target`` and decode forward to the nearest frame."""

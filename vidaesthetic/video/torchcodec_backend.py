@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torchcodec.decoders import VideoDecoder
 
 from ..errors import VideoError
-from .geometry import rotate_array, rotate_batch
+from .geometry import before_rotation, rotate_array, rotate_batch
 from .pyav_backend import open_container, first_video_stream, probe
 from .source import VideoSource
 from .types import FrameBatch, Sampling, VideoInfo
@@ -32,11 +32,6 @@ def _reason(exc: BaseException) -> str:
     """The message of a torchcodec error without its C++ source location ("fn, file.cpp:12, ")."""
     lines = str(exc).strip().splitlines()
     return re.sub(r"^\w+, \S+:\d+, ", "", lines[0]) if lines else type(exc).__name__
-
-
-def _swapped(size: Tuple[int, int], turns: int) -> Tuple[int, int]:
-    """``size`` before ``turns`` quarter turns: height and width swap for odd turns."""
-    return (size[1], size[0]) if turns % 2 else size
 
 
 def _resize(frames: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
@@ -123,12 +118,12 @@ class TorchCodecSource(VideoSource):
             data = decoded.data.to(self.device)  # a CUDA decoder may fall back to the CPU
             if not keep.all():
                 data = data[torch.from_numpy(np.flatnonzero(keep)).to(data.device)]
-            frames = rotate_batch(_resize(data, _swapped(size, self._turns)), self._turns)
+            frames = rotate_batch(_resize(data, before_rotation(*size, self._turns)), self._turns)
             yield FrameBatch(frames, indices[keep], times[keep])
 
     def frames_at(self, times: Sequence[float]) -> Iterator[Tuple[float, np.ndarray]]:
         stamps = self._frame_times()
-        display = _swapped((self.info.height, self.info.width), self._turns)
+        display = before_rotation(self.info.height, self.info.width, self._turns)
         for target in sorted({float(t) for t in times}):
             index = int(np.argmin(np.abs(stamps - target)))
             with self._errors("cannot decode it"):
