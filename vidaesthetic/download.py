@@ -77,9 +77,9 @@ def download(
                 _fetch(url, part, timeout, bar)
                 break
             except (OSError, http.client.HTTPException) as exc:
-                if attempt == retries or not _is_transient(exc):
+                if attempt == retries or not is_transient(exc):
                     tries = f", after {attempt + 1} attempts" if attempt else ""
-                    raise DownloadError(f"cannot download {url} ({_reason(exc)}{tries}); {_ADVICE}") from None
+                    raise DownloadError(f"cannot download {url} ({failure_reason(exc)}{tries}); {_ADVICE}") from None
                 time.sleep(_BACKOFF_S * 2**attempt)
     problem = _mismatch(part, git_blob, size)
     if problem is not None:
@@ -157,19 +157,25 @@ def _mismatch(path: Path, git_blob: Optional[str], size: Optional[int]) -> Optio
     return None
 
 
-def _is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: resets, timeouts, 5xx, 408 and 429. Refused connections and 4xx fail at once."""
     if isinstance(exc, urllib.error.HTTPError):
         return exc.code >= 500 or exc.code in (408, 429)
     if isinstance(exc, urllib.error.URLError):
-        return isinstance(exc.reason, _TRANSIENT)
-    return isinstance(exc, _TRANSIENT)
+        return isinstance(exc.reason, _TRANSIENT) and not isinstance(exc.reason, http.client.InvalidURL)
+    return isinstance(exc, _TRANSIENT) and not isinstance(exc, http.client.InvalidURL)
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
+    """A short description of a failed request, without the URL, so that failures can be counted by kind."""
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
     if isinstance(exc, urllib.error.URLError):
         if not isinstance(exc.reason, BaseException):
             return str(exc.reason)
         exc = exc.reason
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, (ValueError, http.client.InvalidURL)):
+        return "invalid URL"
+    return getattr(exc, "strerror", None) or type(exc).__name__
