@@ -173,3 +173,23 @@ def test_ava_protocol_on_generated_votes(trained, tmp_path):
     model = load_model(weights=tmp_path / "w.safetensors", device="cpu", precision="fp32")
     result = ava_accuracy(model, tmp_path / "AVA.txt", images, 48, test_fraction=0.3)
     assert result["test_images"] > 10 and result["accuracy"] > 0.7
+
+
+def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    from train import checkpoint
+    from vidaesthetic import OutputError
+
+    checkpoint.save(tmp_path, {"step": 7})
+
+    def full_disk(state, path):
+        Path(path).write_bytes(b"half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    with pytest.raises(OutputError, match="previous one is intact"):
+        checkpoint.save(tmp_path, {"step": 8})
+    monkeypatch.undo()
+    assert checkpoint.load(tmp_path)["step"] == 7
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
