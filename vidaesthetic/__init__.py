@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 from .curve import ScoreCurve
 from .errors import InputError, ModelError, OutputError, VidaestheticError, VideoError
 from .export import save_spots, spots_document
+from .fast import score_video_fast
 from .models import AestheticModel, available_models, load_model
 from .pipeline import extract_spots
 from .plot import plot_curve
@@ -43,6 +44,7 @@ __all__ = [
     "plot_curve",
     "save_spots",
     "score_video",
+    "score_video_fast",
     "smooth",
     "spots_document",
 ]

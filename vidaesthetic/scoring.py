@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -16,6 +16,7 @@ from .errors import InputError, PathLike, VideoError
 from .models import AestheticModel, load_model
 from .prefetch import prefetch
 from .video import Sampling, VideoSource, open_video
+from .video.types import Span
 
 log = logging.getLogger("vidaesthetic")
 
@@ -43,8 +44,10 @@ def score_video(
     keep_embeddings: bool = False,
     cache: Optional[PathLike] = None,
     progress: Optional[bool] = None,
+    spans: Optional[Sequence[Span]] = None,
+    reference_only: bool = False,
 ) -> ScoreCurve:
-    """Score every sampled frame of a video.
+    """Score every sampled frame of a video (or of its ``spans``).
 
     Args:
         video: a path, or a source from :func:`vidaesthetic.open_video`.
@@ -56,6 +59,9 @@ def score_video(
         cache: a saved curve (``scores.json``) to reuse when it was made from the
             same file, model and sampling; it is not written here.
         progress: a progress bar on stderr; None shows it only on a terminal.
+        spans: score only frames presented within these (start, end) spans (seconds).
+        reference_only: decode only frames that others refer to where the
+            codec allows (cheaper; for coarse passes, see :mod:`vidaesthetic.fast`).
 
     Returns:
         The raw :class:`ScoreCurve` (not yet smoothed).
@@ -74,7 +80,8 @@ def score_video(
             wanted_embeddings = not keep_embeddings or (cached is not None and cached.embeddings is not None)
             if cached is not None and wanted_embeddings and cached.matches(fingerprint, model.describe(), sampling.describe()):
                 return cached
-        return _score(source, model, sampling, batch_size, keep_embeddings, fingerprint, progress)
+        part = {"spans": spans, "reference_only": reference_only}
+        return _score(source, model, sampling, part, batch_size, keep_embeddings, fingerprint, progress)
     finally:
         if source is not video:
             source.close()
@@ -84,6 +91,7 @@ def _score(
     source: VideoSource,
     model: AestheticModel,
     sampling: Sampling,
+    part: Dict[str, Any],
     batch_size: int,
     keep_embeddings: bool,
     fingerprint: dict,
@@ -98,13 +106,13 @@ def _score(
     embeddings: List[np.ndarray] = []
 
     def decoded():
-        for batch in source.batches(batch_size=batch_size, size=model.input_size, sampling=sampling):
+        for batch in source.batches(batch_size=batch_size, size=model.input_size, sampling=sampling, **part):
             if pin:
                 batch.frames = batch.frames.contiguous(memory_format=torch.channels_last).pin_memory()
             yield batch
 
     bar = tqdm(
-        total=_expected_frames(source, sampling) or None,
+        total=_expected_frames(source, sampling, part["spans"]) or None,
         unit="frame",
         desc=Path(source.info.path).name,
         disable=not progress_enabled(progress),
@@ -124,6 +132,8 @@ def _score(
             indices.append(batch.indices)
             bar.update(len(batch))
     if not times:
+        if part["spans"] is not None:
+            raise InputError(f"no frames in the spans {part['spans']}", source.info.path)
         raise VideoError("has no decodable video frames", source.info.path)
     if source.corrupt_frames:
         log.warning("%s: skipped %d corrupt packet(s)", source.info.path, source.corrupt_frames)
@@ -143,8 +153,8 @@ def _score(
     )
 
 
-def _expected_frames(source: VideoSource, sampling: Sampling) -> int:
+def _expected_frames(source: VideoSource, sampling: Sampling, spans: Optional[Sequence[Span]]) -> int:
+    """About how many frames a pass will score, for the progress bar."""
     info = source.info
-    if sampling.fps:
-        return int(info.duration * min(sampling.fps, info.fps or sampling.fps)) + 1
-    return -(-info.frame_count // sampling.stride)
+    seconds = info.duration if spans is None else sum(max(0.0, end - start) for start, end in spans)
+    return int(seconds * min(sampling.fps or info.fps, info.fps or 0) / sampling.stride) + 1

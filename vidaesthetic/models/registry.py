@@ -129,7 +129,7 @@ def _learned_weights(explicit: bool) -> Optional[Path]:
     except VidaestheticError as error:
         if explicit:
             raise
-        log.info("could not download the model (%s)", error)
+        log.debug("download failed: %s", error)
         return None
 
 
@@ -166,7 +166,8 @@ def load_model(
     if path is None:
         if name is not None:
             raise ModelError(f"no weights for {name}: {GET_LEARNED_MODEL}, or pass --weights FILE")
-        log.info("scoring with the built-in baseline model, not the paper's learned model: %s", GET_LEARNED_MODEL)
+        log.info("scoring with the built-in baseline model, not the paper's learned model (not installed%s): %s",
+                 "" if _offline() else ", and it could not be downloaded", GET_LEARNED_MODEL)
         return BaselineModel().to(target).eval()
     model = load_weights(path)
     return _accelerate(model, target, precision, compile)

@@ -14,7 +14,7 @@ from ..errors import VideoError
 from .geometry import before_rotation, rotate_array, rotate_batch
 from .pyav_backend import probe
 from .source import VideoSource
-from .types import FrameBatch, Sampling, VideoInfo
+from .types import FrameBatch, Sampling, Span, VideoInfo, in_spans
 
 
 class DecordSource(VideoSource):
@@ -54,13 +54,17 @@ class DecordSource(VideoSource):
         batch_size: int = 32,
         size: Tuple[int, int] = (224, 224),
         sampling: Sampling = Sampling(),
+        spans: Optional[Sequence[Span]] = None,
+        reference_only: bool = False,
     ) -> Iterator[FrameBatch]:
         turns = self.info.rotation // 90
         scaled_h, scaled_w = before_rotation(*size, turns)
         reader = self._reader(scaled_w, scaled_h)
         times = self._timestamps(reader)
         selector = sampling.selector()
-        chosen = np.asarray([i for i, t in enumerate(times) if selector.take(i, float(t))], dtype=np.int64)
+        in_span = in_spans(times, spans)
+        chosen = np.asarray([i for i, t in enumerate(times) if in_span[i] and selector.take(i, float(t))],
+                            dtype=np.int64)
         for begin in range(0, len(chosen), batch_size):
             indices = chosen[begin : begin + batch_size]
             pixels = torch.from_numpy(reader.get_batch(indices.tolist()).asnumpy())

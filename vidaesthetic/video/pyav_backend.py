@@ -6,6 +6,7 @@ so that all backends agree on size, rotation and timing.
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 from typing import Iterator, List, Optional, Sequence, Tuple
@@ -17,10 +18,13 @@ import torch
 from ..errors import VideoError
 from .geometry import before_rotation, display_size, rotate_array, rotate_batch
 from .source import VideoSource
-from .types import FrameBatch, Sampling, VideoInfo
+from .types import FrameBatch, Sampling, Span, VideoInfo
 
 # Demuxers that read single pictures rather than videos.
 _IMAGE_FORMATS = {"image2", "apng"}
+
+# Presentation times closer than this (seconds) are the same instant.
+_TIME_TOLERANCE = 1e-6
 
 # How far before a target time a seek may land before decoding forward (seconds).
 _SEEK_BACKOFF = (0.0, 1.0, 4.0, 16.0)
@@ -63,7 +67,7 @@ def probe(path: str) -> VideoInfo:
     """Read a video's :class:`VideoInfo`, decoding its first frame to prove it is decodable."""
     with open_container(path) as container:
         stream = first_video_stream(container, path)
-        first = _first_frame(container, stream, path)
+        first = first_frame(container, stream, path)
         ctx = stream.codec_context
         coded_w, coded_h = first.width, first.height
         sar = float(stream.sample_aspect_ratio or ctx.sample_aspect_ratio or 1) or 1.0
@@ -125,7 +129,40 @@ def _scan_packets(path: str) -> Tuple[int, float]:
     return count, (end - start) if start is not None else 0.0
 
 
-def _first_frame(container, stream, path: str) -> "av.VideoFrame":
+class PacketIndex:
+    """Frame numbers and keyframes of a video stream from its packets (demuxing only, no decoding)."""
+
+    def __init__(self, times: np.ndarray, keyframes: np.ndarray) -> None:
+        self.times = times  # sorted presentation times: frame number -> time
+        self.keyframes = keyframes  # sorted presentation times of keyframes
+
+    @classmethod
+    def scan(cls, path: str, stream_index: Optional[int] = None) -> "PacketIndex":
+        times: List[float] = []
+        keyframes: List[float] = []
+        with open_container(path) as container:
+            stream = container.streams[stream_index] if stream_index is not None else first_video_stream(container, path)
+            time_base = float(stream.time_base or 0)
+            try:
+                for packet in container.demux(stream):
+                    if packet.pts is not None:
+                        times.append(packet.pts * time_base)
+                        if packet.is_keyframe:
+                            keyframes.append(packet.pts * time_base)
+            except av.FFmpegError:
+                pass  # a damaged tail: the frames before it are still numbered right
+        return cls(np.sort(np.asarray(times)), np.sort(np.asarray(keyframes)))
+
+    def number(self, time: float) -> int:
+        """The frame number of the frame presented at ``time``."""
+        return int(np.searchsorted(self.times, time - _TIME_TOLERANCE))
+
+    def keyframe_between(self, after: float, until: float) -> bool:
+        """Whether a keyframe is presented in (after, until]."""
+        return bool(np.any((self.keyframes > after) & (self.keyframes <= until)))
+
+
+def first_frame(container, stream, path: str) -> "av.VideoFrame":
     try:
         for packet in container.demux(stream):
             try:
@@ -147,6 +184,7 @@ class PyAVSource(VideoSource):
         super().__init__(info or probe(path))
         self.path = path
         self._threads = threads
+        self._packet_index: Optional[PacketIndex] = None
 
     def _open(self) -> Tuple["av.container.InputContainer", "av.video.stream.VideoStream"]:
         container = open_container(self.path)
@@ -173,6 +211,8 @@ class PyAVSource(VideoSource):
         batch_size: int = 32,
         size: Tuple[int, int] = (224, 224),
         sampling: Sampling = Sampling(),
+        spans: Optional[Sequence[Span]] = None,
+        reference_only: bool = False,
     ) -> Iterator[FrameBatch]:
         turns = self.info.rotation // 90
         # Decode at the pre-rotation size so that rotating gives the requested size.
@@ -184,19 +224,62 @@ class PyAVSource(VideoSource):
         times: List[float] = []
         container, stream = self._open()
         with container:
-            for index, frame in enumerate(self._decoded(container, stream)):
-                time = frame.time
-                if time is None or not selector.take(index, time):
+            if spans is None and not reference_only:
+                numbered = enumerate(frame for frame in self._decoded(container, stream) if frame.time is not None)
+            else:
+                numbered = self._in_spans(container, stream, spans, reference_only)
+            for index, frame in numbered:
+                if not selector.take(index, frame.time):
                     continue
                 buffer[len(indices)] = frame.to_ndarray(width=scaled_w, height=scaled_h, format="rgb24")
                 indices.append(index)
-                times.append(time)
+                times.append(frame.time)
                 if len(indices) == batch_size:
                     yield self._batch(buffer, indices, times, turns)
                     buffer = np.empty_like(buffer)
                     indices, times = [], []
         if indices:
             yield self._batch(buffer[: len(indices)], indices, times, turns)
+
+    def _in_spans(
+        self, container, stream, spans: Optional[Sequence[Span]], reference_only: bool
+    ) -> Iterator[Tuple[int, "av.VideoFrame"]]:
+        """(frame index, frame) for the frames inside ``spans``, in one forward pass.
+
+        It seeks only when a keyframe lies between where decoding is and where
+        the next span starts (else decoding on is cheaper). Frames are skipped
+        or decoded out of order of counting, so indices come from the stream's
+        packet timestamps.
+        """
+        index = self._index()
+        if reference_only:
+            stream.codec_context.skip_frame = "NONREF"
+        frames: Optional[Iterator["av.VideoFrame"]] = None
+        held: Optional["av.VideoFrame"] = None  # read past the previous span; may open the next
+        position = -math.inf
+        for start, end in sorted(spans) if spans is not None else [(-math.inf, math.inf)]:
+            if frames is None or index.keyframe_between(position, start):
+                if start > self.info.start_time and index.keyframe_between(-math.inf, start):
+                    if frames is None:
+                        first_frame(container, stream, self.path)  # primes the decoder, see frames_at
+                    container.seek(int(start / stream.time_base), stream=stream, backward=True)
+                frames, held = self._decoded(container, stream), None
+            pending = [held] if held is not None else []
+            held = None
+            for frame in itertools.chain(pending, frames):
+                time = frame.time
+                if time is None or time < start - _TIME_TOLERANCE:
+                    continue
+                position = time
+                if time > end + _TIME_TOLERANCE:
+                    held = frame
+                    break
+                yield index.number(time), frame
+
+    def _index(self) -> "PacketIndex":
+        if self._packet_index is None:
+            self._packet_index = PacketIndex.scan(self.path)
+        return self._packet_index
 
     @staticmethod
     def _batch(buffer: np.ndarray, indices: List[int], times: List[float], turns: int) -> FrameBatch:
@@ -214,7 +297,7 @@ class PyAVSource(VideoSource):
             # Some streams carry their parameter sets only before the first
             # frame; decoding it once primes the decoder so that frames after
             # a seek do not come out corrupt (green).
-            _first_frame(container, stream, self.path)
+            first_frame(container, stream, self.path)
             for target in targets:
                 frame = self._frame_near(container, stream, target)
                 picture = frame.to_ndarray(width=width, height=height, format="rgb24")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import abc
-from typing import Iterator, Sequence, Tuple
+from typing import Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .types import FrameBatch, Sampling, VideoInfo
+from .types import FrameBatch, Sampling, Span, VideoInfo
 
 
 class VideoSource(abc.ABC):
@@ -30,11 +30,20 @@ class VideoSource(abc.ABC):
         batch_size: int = 32,
         size: Tuple[int, int] = (224, 224),
         sampling: Sampling = Sampling(),
+        spans: Optional[Sequence[Span]] = None,
+        reference_only: bool = False,
     ) -> Iterator[FrameBatch]:
         """Sampled frames in presentation order, resized to ``size`` (height, width).
 
         The whole displayed picture is resized (aspect ratio not kept), after
         rotation, so frames look as a viewer sees them.
+
+        Args:
+            spans: only frames presented within these (start, end) spans
+                (seconds, inclusive); a backend decodes as little else as it can.
+            reference_only: a hint for coarse passes: a backend may skip
+                decoding frames that no other frame refers to, where the codec
+                allows; frames keep their true indices.
         """
 
     @abc.abstractmethod

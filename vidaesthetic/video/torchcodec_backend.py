@@ -6,7 +6,6 @@ import contextlib
 import re
 from typing import Iterator, Optional, Sequence, Tuple
 
-import av
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -14,9 +13,9 @@ from torchcodec.decoders import VideoDecoder
 
 from ..errors import VideoError
 from .geometry import before_rotation, rotate_array, rotate_batch
-from .pyav_backend import open_container, first_video_stream, probe
+from .pyav_backend import PacketIndex, first_video_stream, open_container, probe
 from .source import VideoSource
-from .types import FrameBatch, Sampling, VideoInfo
+from .types import FrameBatch, Sampling, Span, VideoInfo, in_spans
 
 # Full-resolution decoded pixels held at once per decode call: keeps memory flat for 4K video.
 _CHUNK_BYTES = 64 << 20
@@ -82,10 +81,12 @@ class TorchCodecSource(VideoSource):
         batch_size: int = 32,
         size: Tuple[int, int] = (224, 224),
         sampling: Sampling = Sampling(),
+        spans: Optional[Sequence[Span]] = None,
+        reference_only: bool = False,
     ) -> Iterator[FrameBatch]:
         frames = torch.empty((0, 3, *size), dtype=torch.uint8, device=self.device)
         indices, times = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        for chunk in self._sampled(sampling, size):
+        for chunk in self._sampled(sampling, size, spans):
             frames = torch.cat([frames, chunk.frames])
             indices = np.concatenate([indices, chunk.indices])
             times = np.concatenate([times, chunk.times])
@@ -95,7 +96,8 @@ class TorchCodecSource(VideoSource):
         if len(indices):
             yield FrameBatch(frames, indices, times)
 
-    def _sampled(self, sampling: Sampling, size: Tuple[int, int]) -> Iterator[FrameBatch]:
+    def _sampled(self, sampling: Sampling, size: Tuple[int, int],
+                 spans: Optional[Sequence[Span]]) -> Iterator[FrameBatch]:
         """Sampled frames at display ``size``, decoded a bounded chunk at a time.
 
         A stride is handed to the decoder so that skipped frames are never converted;
@@ -105,14 +107,20 @@ class TorchCodecSource(VideoSource):
         selector = sampling.selector()
         frame_bytes = 3 * self.info.coded_width * self.info.coded_height
         span = step * max(1, _CHUNK_BYTES // frame_bytes)
-        total = len(self._decoder)
-        for begin in range(0, total, span):
+        first, total = 0, len(self._decoder)
+        inside = None
+        if spans is not None:
+            inside = in_spans(self._frame_times(), spans)
+            chosen = np.flatnonzero(inside)
+            first, total = (int(chosen[0]), int(chosen[-1]) + 1) if len(chosen) else (0, 0)
+        for begin in range(first, total, span):
             stop = min(begin + span, total)
             with self._errors("cannot decode it"):
                 decoded = self._decoder.get_frames_in_range(begin, stop, step)
             indices = np.arange(begin, stop, step, dtype=np.int64)
             times = decoded.pts_seconds.cpu().numpy().astype(np.float64)
-            keep = np.asarray([selector.take(int(i), float(t)) for i, t in zip(indices, times)], dtype=bool)
+            keep = np.asarray([(inside is None or inside[i]) and selector.take(int(i), float(t))
+                               for i, t in zip(indices, times)], dtype=bool)
             if not keep.any():
                 continue
             data = decoded.data.to(self.device)  # a CUDA decoder may fall back to the CPU
@@ -138,16 +146,10 @@ class TorchCodecSource(VideoSource):
         rebuilds; its own time lookup (``get_frame_played_at``) trusts frame
         durations and can return a neighbouring frame.
         """
-        with open_container(self.path) as container:
-            stream = container.streams[self._stream_index]
-            time_base = float(stream.time_base or 0)  # always set on a decodable stream
-            try:
-                pts = [packet.pts for packet in container.demux(stream) if packet.pts is not None]
-            except av.FFmpegError:
-                pts = []
-        if len(pts) != len(self._decoder):
+        stamps = PacketIndex.scan(self.path, self._stream_index).times
+        if len(stamps) != len(self._decoder):
             raise VideoError("torchcodec and PyAV disagree on this video's frames; use --backend pyav", self.path)
-        return np.sort(np.asarray(pts, dtype=np.float64)) * time_base
+        return stamps
 
     def close(self) -> None:
         """Drop the decoder (torchcodec frees it with the object); the source cannot decode after this."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -109,3 +109,16 @@ class FrameSelector:
         steps = math.floor((time + self._EPS - self._next_time) / self._period) + 1
         self._next_time += steps * self._period
         return True
+
+
+Span = Tuple[float, float]
+
+
+def in_spans(times: np.ndarray, spans: Optional[Sequence[Span]]) -> np.ndarray:
+    """Mask of ``times`` inside any of the (start, end) spans, inclusive; all of them when None."""
+    if spans is None:
+        return np.ones(len(times), dtype=bool)
+    mask = np.zeros(len(times), dtype=bool)
+    for start, end in spans:
+        mask |= (times >= start - 1e-6) & (times <= end + 1e-6)
+    return mask
