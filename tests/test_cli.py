@@ -150,3 +150,35 @@ def test_spots_on_every_real_clip(clip, tmp_path):
         assert plot.size[0] >= 800 and plot.getextrema() != ((255, 255),) * 3
     with open_video(clip) as source:
         assert (source.info.width, source.info.height) == (info["width"], info["height"])
+
+
+def test_rank_and_explain_commands(tmp_path):
+    import numpy as np
+    import torch
+    from PIL import ImageFilter
+
+    from vidaesthetic.models import AestheticResNet, save_weights
+
+    sharp = Image.fromarray(textured(128, 96, seed=4))
+    sharp.save(tmp_path / "b_sharp.png")
+    sharp.filter(ImageFilter.GaussianBlur(4)).save(tmp_path / "a_blurred.png")
+    (tmp_path / "c_broken.jpg").write_text("not an image")
+    runner = CliRunner()
+    result = runner.invoke(main, ["rank", str(tmp_path), "--json", "--model", "baseline",
+                                  "--copy-to", str(tmp_path / "best"), "--top", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    ranking = json.loads(result.stdout)
+    assert Path(ranking["ranked"][0]["path"]).name == "b_sharp.png"
+    assert [p.name for p in (tmp_path / "best").iterdir()] == ["001_b_sharp.png"]
+    assert "c_broken.jpg" in result.stderr
+
+    no_weights = runner.invoke(main, ["explain", str(tmp_path / "b_sharp.png"), "-o", str(tmp_path / "s.png")])
+    assert no_weights.exit_code == 2 and "weights fetch" in no_weights.output
+    torch.manual_seed(0)
+    weights = tmp_path / "w.safetensors"
+    save_weights(AestheticResNet(depth=18, width=0.125, input_size=(64, 64), embedding_dim=8), weights)
+    result = runner.invoke(main, ["explain", str(tmp_path / "b_sharp.png"), "--weights", str(weights),
+                                  "-o", str(tmp_path / "s.png"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "s.png") as figure:
+        assert figure.format == "PNG" and np.asarray(figure).std() > 5

@@ -94,7 +94,8 @@ class OutputSet:
 
     def commit(self) -> None:
         for temp, final in self._pending:
-            os.chmod(temp, _FILE_MODE)
+            if not temp.is_symlink():  # chmod follows links: it would change the file linked to
+                os.chmod(temp, _FILE_MODE)
             os.replace(temp, final)
         self._pending = []
 

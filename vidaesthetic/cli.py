@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -16,9 +18,12 @@ from .atomic import check_output_directory
 from .curve import ScoreCurve
 from .errors import InputError, VidaestheticError
 from .export import IMAGE_FORMATS, SCORES_FILE, spot_image_name
-from .models import cache_dir, fetch_release, import_release, installed_weights, load_model, read_metadata
+from .models import DEFAULT_MODEL, cache_dir, fetch_release, import_release, installed_weights, load_model, read_metadata
 from .models.registry import GET_LEARNED_MODEL, MODELS, PRECISIONS
+from .images import IMAGE_SUFFIXES, export_best, find_images, rank_images
+from .markers import MARKER_FORMATS, check_formats
 from .pipeline import extract_spots
+from .saliency import guided_saliency, load_target, parse_target, save_overlay
 from .plot import PLOT_FORMATS, plot_curve
 from .scoring import score_video
 from .smoothing import DEFAULT_TIME_CONSTANT, smooth
@@ -26,6 +31,7 @@ from .spots import DEFAULT_MIN_GAP, find_spots
 from .video import BACKENDS, Sampling, open_video
 
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 
 def _fail(message: str, code: int) -> None:
@@ -41,6 +47,9 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except VidaestheticError as error:
             _fail(str(error), error.exit_code)
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except KeyboardInterrupt:
             click.echo("vidaesthetic: interrupted; no outputs were written for the unfinished video", err=True)
             sys.exit(EXIT_INTERRUPTED)
@@ -61,9 +70,15 @@ def _sampling(stride: Optional[int], sample_fps: Optional[float]) -> Sampling:
         raise InputError(str(error)) from None
 
 
-def scoring_options(command: Callable) -> Callable:
-    """Options shared by every command that scores video."""
-    options = [
+def _apply(options: list, command: Callable) -> Callable:
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def model_options(command: Callable) -> Callable:
+    """Options shared by every command that runs a model, on images as well as on video."""
+    return _apply([
         click.option("--model", "model_name", type=click.Choice(list(MODELS)), default=None,
                      help="Model (default: the paper's model when installed, else baseline)."),
         click.option("--weights", type=click.Path(path_type=Path), default=None,
@@ -73,6 +88,13 @@ def scoring_options(command: Callable) -> Callable:
         click.option("--compile", "compile_model", is_flag=True, help="torch.compile the network (slow first batch)."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
         click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ], command)
+
+
+def scoring_options(command: Callable) -> Callable:
+    """Options shared by every command that scores video."""
+    return model_options(_apply([
         click.option("--backend", type=click.Choice(["auto", *BACKENDS]), default="auto", show_default=True,
                      help="Video decoder."),
         click.option("--stride", type=click.IntRange(min=1), default=None, help="Score every K-th frame."),
@@ -80,11 +102,7 @@ def scoring_options(command: Callable) -> Callable:
                      help="Score this many frames per second."),
         click.option("--smoothing", type=click.FloatRange(min=0), default=DEFAULT_TIME_CONSTANT, show_default=True,
                      help="Kalman time constant in seconds (0: none)."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    ], command))
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -123,13 +141,17 @@ def _log_to_stderr() -> None:
 @click.option("--format", "image_format", type=click.Choice(list(IMAGE_FORMATS)), default="jpg", show_default=True)
 @click.option("--plot-format", type=click.Choice(list(PLOT_FORMATS)), default="png", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the spots document to stdout.")
+@click.option("--fast", is_flag=True, help="Coarse pass, then dense scoring only around the best candidates.")
+@click.option("--export", "export_formats", default="", metavar="FORMATS",
+              help=f"Also write spot markers for editors and players, comma-separated: {','.join(MARKER_FORMATS)}.")
 @scoring_options
 def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], min_gap: float, image_format: str,
-          plot_format: str, as_json: bool, model_name: Optional[str], weights: Optional[Path], precision: str,
+          plot_format: str, as_json: bool, fast: bool, export_formats: str, model_name: Optional[str], weights: Optional[Path], precision: str,
           compile_model: bool, device: str, batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
           smoothing: float, quiet: bool) -> None:
     """Write the best key frames of each VIDEO with spots.json, scores.csv and a curve plot."""
     sampling = _sampling(stride, sample_fps)
+    markers = check_formats(name.strip().lower() for name in export_formats.split(",") if name.strip())
     model = None
     failures = []
     for video in videos:
@@ -143,7 +165,7 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
                 document = extract_spots(
                     source, out_dir, model, sampling=sampling, batch_size=batch_size,
                     time_constant=smoothing, top=top, min_gap=min_gap, image_format=image_format,
-                    plot_format=plot_format, progress=False if quiet else None,
+                    plot_format=plot_format, fast=fast, markers=markers, progress=False if quiet else None,
                 )
         except VidaestheticError as error:
             if len(videos) == 1:
@@ -262,3 +284,74 @@ def list_() -> None:
 def path_() -> None:
     """The weights cache folder."""
     click.echo(str(cache_dir()))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Keep only the best K images.")
+@click.option("--copy-to", type=click.Path(path_type=Path), default=None,
+              help="Copy the ranked images into this folder as 001_NAME, 002_NAME, ...")
+@click.option("--link-to", type=click.Path(path_type=Path), default=None,
+              help="Like --copy-to, with symbolic links to the originals instead of copies.")
+@click.option("--json", "as_json", is_flag=True, help="Print the ranking as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the ranking as CSV.")
+@click.option("--recursive/--no-recursive", default=True, show_default=True, help="Look into subfolders of folders.")
+@model_options
+def rank(paths: Sequence[Path], top: Optional[int], copy_to: Optional[Path], link_to: Optional[Path], as_json: bool,
+         as_csv: bool, recursive: bool, model_name: Optional[str], weights: Optional[Path], precision: str,
+         compile_model: bool, device: str, batch_size: int, quiet: bool) -> None:
+    """Sort images (files, or the images in folders) best first; unreadable files are skipped with a warning."""
+    if copy_to is not None and link_to is not None:
+        raise InputError("use either --copy-to or --link-to, not both")
+    if as_json and as_csv:
+        raise InputError("use either --json or --csv, not both")
+    destination = copy_to or link_to
+    if destination is not None:
+        check_output_directory(destination)
+    files = find_images(paths, recursive=recursive)
+    if not files:
+        raise InputError(f"no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    model = load_model(model_name, weights=weights, device=device, precision=precision, compile=compile_model)
+    report = rank_images(files, model, batch_size=batch_size, top=top, progress=False if quiet else None)
+    for path, reason in report.failed:
+        click.echo(f"vidaesthetic: warning: {path}: {reason}", err=True)
+    if not report.ranked:
+        raise InputError(f"none of the {len(files)} files could be read as an image")
+    if destination is not None:
+        export_best(report, destination, mode="copy" if copy_to is not None else "link")
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    elif as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["rank", "score", "width", "height", "path"])
+        writer.writerows([image.rank, f"{image.score:.6g}", image.width, image.height, image.path]
+                         for image in report.ranked)
+    else:
+        for image in report.ranked:
+            click.echo(f"#{image.rank:<4d} {image.score:.4g}  {image.width}x{image.height}  {image.path}")
+    if destination is not None:
+        click.echo(f"{len(report.ranked)} images -> {destination}/", err=True)
+
+
+@main.command()
+@click.argument("target", metavar="IMAGE_OR_VIDEO[@TIME]")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Figure file, .png/.svg/.pdf (default: NAME_saliency.png here).")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="Weights file (.safetensors) of the learned model.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+def explain(target: str, output: Optional[Path], weights: Optional[Path], device: str) -> None:
+    """Show which pixels raise a frame's score (guided backprop, as in the paper's Fig. 9).
+
+    IMAGE_OR_VIDEO is an image file, or a video with an optional time after
+    '@' in seconds or HH:MM:SS.mmm (default: the middle), e.g. clip.mp4@12.5.
+    Needs the learned model: the baseline has no gradients to show.
+    """
+    output = output or Path(f"{parse_target(target)[0].stem}_saliency.png")
+    if output.suffix.lower().lstrip(".") not in PLOT_FORMATS:
+        raise InputError(f"unsupported figure format {output.suffix!r}; use one of {', '.join(PLOT_FORMATS)}", output)
+    check_output_directory(output.parent)
+    frame, description = load_target(target)
+    model = load_model(DEFAULT_MODEL, weights=weights, device=device, precision="fp32")
+    save_overlay(frame, guided_saliency(model, frame), output, title=f"{description} - {model.name}")
+    click.echo(str(output), err=True)

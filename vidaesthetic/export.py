@@ -19,6 +19,7 @@ from . import __version__
 from .atomic import OutputSet, clean_stale_temporaries
 from .curve import ScoreCurve
 from .errors import InputError, PathLike, VideoError
+from .markers import check_formats, write_markers
 from .plot import PLOT_FORMATS, plot_curve, write_figure
 from .spots import Spot
 from .timecode import filename_timecode
@@ -46,6 +47,7 @@ def save_spots(
     plot_format: str = "png",
     selection: Optional[Dict[str, Any]] = None,
     backend: str = "auto",
+    markers: Sequence[str] = (),
 ) -> Dict[str, Any]:
     """Write key frames, ``spots.json``, ``scores.csv``, ``scores.json`` and the curve plot.
 
@@ -61,6 +63,7 @@ def save_spots(
         plot_format: ``png``, ``svg`` or ``pdf``.
         selection: how the spots were chosen, recorded in ``spots.json``.
         backend: decoder when ``video`` is a path.
+        markers: editor/player exports to add, from ``MARKER_FORMATS`` (edl, vtt, otio, chapters).
 
     Returns:
         The ``spots.json`` document.
@@ -69,6 +72,7 @@ def save_spots(
         raise InputError(f"unsupported image format {image_format!r}; use one of {', '.join(IMAGE_FORMATS)}")
     if plot_format not in PLOT_FORMATS:
         raise InputError(f"unsupported plot format {plot_format!r}; use one of {', '.join(PLOT_FORMATS)}")
+    markers = check_formats(markers)
     source = video if isinstance(video, VideoSource) else open_video(video, backend=backend)
     try:
         with OutputSet(out_dir) as outputs:
@@ -80,6 +84,7 @@ def save_spots(
             _write_csv(curve, outputs.reserve(CSV_FILE))
             document = spots_document(curve, spots, selection)
             document["files"] = {"curve": curve_name, "scores": SCORES_FILE, "csv": CSV_FILE}
+            document["files"]["markers"] = write_markers(spots, curve.video, markers, outputs)
             with open(outputs.reserve(SPOTS_FILE), "w", encoding="utf-8") as handle:
                 json.dump(document, handle, indent=2)
                 handle.write("\n")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 from .errors import PathLike
 from .export import SCORES_FILE, save_spots
+from .fast import score_video_fast
 from .models import AestheticModel, load_model
 from .scoring import score_video
 from .smoothing import DEFAULT_TIME_CONSTANT, smooth
@@ -28,25 +29,32 @@ def extract_spots(
     min_prominence: float = DEFAULT_MIN_PROMINENCE,
     image_format: str = "jpg",
     plot_format: str = "png",
+    fast: bool = False,
+    markers: Sequence[str] = (),
     progress: Optional[bool] = None,
 ) -> Dict[str, Any]:
     """Find a video's best spots and write them with their record and plot to ``out_dir``.
 
     Scores saved in ``out_dir`` by an earlier run are reused when they came
-    from the same file, model and sampling. Returns the ``spots.json`` document.
+    from the same file, model and sampling. ``fast`` scores densely only
+    around the best candidates (see :mod:`vidaesthetic.fast`; ``sampling`` is
+    then not used). Returns the ``spots.json`` document.
     """
     source = video if isinstance(video, VideoSource) else open_video(video, backend=backend)
     try:
         model = model if model is not None else load_model()
-        curve = score_video(
-            source, model, sampling=sampling, batch_size=batch_size,
-            cache=Path(out_dir) / SCORES_FILE, progress=progress,
-        )
+        if fast:
+            curve = score_video_fast(source, model, top=top, time_constant=time_constant, min_gap=min_gap,
+                                     batch_size=batch_size, progress=progress)
+        else:
+            curve = score_video(source, model, sampling=sampling, batch_size=batch_size,
+                                cache=Path(out_dir) / SCORES_FILE, progress=progress)
         curve = smooth(curve, time_constant)
         spots = find_spots(curve, top=top, min_gap=min_gap, min_prominence=min_prominence)
         selection = selection_parameters(top, min_gap, min_prominence, DEFAULT_REFINE_WINDOW)
         return save_spots(
-            source, curve, spots, out_dir, image_format=image_format, plot_format=plot_format, selection=selection
+            source, curve, spots, out_dir, image_format=image_format, plot_format=plot_format, selection=selection,
+            markers=markers,
         )
     finally:
         if source is not video:

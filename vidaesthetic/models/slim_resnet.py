@@ -22,8 +22,9 @@ use the same style with two 3x3 convs per unit under the scope ``basic_v1``.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Dict, Optional, Sequence, Tuple, Type, Union
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 import torch
@@ -56,6 +57,44 @@ def max_pool_same(x: torch.Tensor, kernel: int = 3, stride: int = 2) -> torch.Te
     return F.max_pool2d(F.pad(x, pads, value=-math.inf), kernel, stride)
 
 
+class _GuidedReLU(torch.autograd.Function):
+    """ReLU whose backward also drops negative gradients (Springenberg et al.'s guided backprop)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (out,) = ctx.saved_tensors
+        return grad.clamp_min(0) * (out > 0)
+
+
+def relu(x: torch.Tensor, guided: bool = False) -> torch.Tensor:
+    """The network's one ReLU; the forward is ``F.relu`` either way, only ``guided`` changes the backward."""
+    return _GuidedReLU.apply(x) if guided else F.relu(x)
+
+
+@contextlib.contextmanager
+def guided_backprop(net: nn.Module) -> Iterator[None]:
+    """Make every ReLU of ``net`` guided for the block, and restore it afterwards, also on errors.
+
+    A per-module flag rather than a global switch, so other models (and
+    threads scoring with them) are unaffected.
+    """
+    layers = [module for module in net.modules() if isinstance(module, (ConvBN, Unit))]
+    previous = [layer.guided for layer in layers]
+    for layer in layers:
+        layer.guided = True
+    try:
+        yield
+    finally:
+        for layer, value in zip(layers, previous, strict=True):
+            layer.guided = value
+
+
 def subsample(x: torch.Tensor, stride: int) -> torch.Tensor:
     """slim's ``subsample``: a 1x1 max-pool with ``stride``, i.e. plain striding."""
     return x if stride == 1 else x[:, :, ::stride, ::stride]
@@ -69,6 +108,9 @@ class ConvBN(nn.Conv2d):
     then VALID) at stride 2.
     """
 
+    guided: bool = False
+    """Whether the ReLU's backward is guided; set by :func:`guided_backprop`."""
+
     def __init__(self, in_channels: int, out_channels: int, kernel: int,
                  stride: int = 1, relu: bool = True) -> None:
         super().__init__(in_channels, out_channels, kernel, stride,
@@ -78,7 +120,7 @@ class ConvBN(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn(super().forward(x))
-        return F.relu(x) if self.relu else x
+        return relu(x, self.guided) if self.relu else x
 
 
 class Unit(nn.Module):
@@ -86,6 +128,8 @@ class Unit(nn.Module):
 
     scope: str = ""
     expansion: int = 1
+    guided: bool = False
+    """Whether the output ReLU's backward is guided; set by :func:`guided_backprop`."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()
@@ -99,7 +143,7 @@ class Unit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = subsample(x, self.stride) if self.shortcut is None else self.shortcut(x)
-        return F.relu(shortcut + self.residual(x))
+        return relu(shortcut + self.residual(x), self.guided)
 
 
 class Bottleneck(Unit):

@@ -1,0 +1,163 @@
+import re
+import sys
+from dataclasses import replace
+
+import pytest
+
+from vidaesthetic import VideoInfo
+from vidaesthetic.atomic import OutputSet
+from vidaesthetic.errors import InputError
+from vidaesthetic.markers import check_formats, edit_rate, smpte_timecode, write_markers
+from vidaesthetic.spots import Spot
+
+NTSC = 30000 / 1001
+INFO = VideoInfo(path="/footage/clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
+                 sample_aspect_ratio=1.0, fps=25.0, frame_count=750, frame_count_exact=True, duration=30.0,
+                 codec="h264", variable_frame_rate=False)
+
+
+def spot(rank, time, score):
+    return Spot(rank=rank, frame_index=round(time * 25), time=time, timecode="", score=score, raw_score=score,
+                prominence=0.5)
+
+
+# Best first, as find_spots returns them; the exports put them in time order.
+SPOTS = [spot(1, 12.0, 0.91), spot(2, 3.48, 0.8), spot(3, 25.0, 0.5)]
+
+
+def export(tmp_path, formats, info=INFO, spots=SPOTS):
+    with OutputSet(tmp_path) as outputs:
+        names = write_markers(spots, info, formats, outputs)
+    return {name: (tmp_path / name).read_text(encoding="utf-8") for name in names}
+
+
+@pytest.mark.parametrize("frame, expected", [
+    (0, "00:00:00;00"), (1799, "00:00:59;29"), (1800, "00:01:00;02"), (3598, "00:02:00;02"),
+    (17982, "00:10:00;00"), (17983, "00:10:00;01"), (107892, "01:00:00;00"),
+])
+def test_drop_frame_at_29_97(frame, expected):
+    assert smpte_timecode(frame / NTSC, 29.97) == expected
+
+
+@pytest.mark.parametrize("frame, expected", [
+    (3599, "00:00:59;59"), (3600, "00:01:00;04"), (35964, "00:10:00;00"), (215784, "01:00:00;00"),
+])
+def test_drop_frame_at_59_94(frame, expected):
+    assert smpte_timecode(frame / (2 * NTSC), 60000 / 1001) == expected
+
+
+def test_non_drop_rates():
+    # 23.976 counts real frames (86314 in an hour) but labels 24 a second, so it falls behind the clock.
+    assert smpte_timecode(3600.0, 24000 / 1001) == "00:59:56:10"
+    assert smpte_timecode(3600.0, 24.0) == "01:00:00:00"
+    assert smpte_timecode(3723.48, 25.0) == "01:02:03:12"
+    assert smpte_timecode(1800 / NTSC, NTSC, drop_frame=False) == "00:01:00:00"
+
+
+def test_bad_rates_are_refused():
+    with pytest.raises(ValueError):
+        smpte_timecode(1.0, 12.5)
+    with pytest.raises(ValueError):
+        smpte_timecode(1.0, 25.0, drop_frame=True)
+
+
+def test_variable_frame_rate_counts_at_the_nearest_standard_rate():
+    assert edit_rate(replace(INFO, fps=29.9, variable_frame_rate=True)) == (pytest.approx(NTSC), False)
+    assert edit_rate(replace(INFO, fps=29.97))[1] is True
+
+
+EVENT = re.compile(r"^(\d{3})  (.{8}) (.{5}) (.{4}) (.{3}) "
+                   r"(\d\d:\d\d:\d\d[:;]\d\d) (\d\d:\d\d:\d\d[:;]\d\d) (\d\d:\d\d:\d\d[:;]\d\d) (\d\d:\d\d:\d\d[:;]\d\d)$")
+
+
+def test_edl_has_cmx3600_columns_and_locators(tmp_path):
+    text = export(tmp_path, ["edl"])["spots.edl"]
+    lines = text.splitlines()
+    assert lines[:2] == ["TITLE: clip spots", "FCM: NON-DROP FRAME"]
+    events = [EVENT.match(line) for line in lines if line[:1].isdigit()]
+    assert all(events) and len(events) == 3
+    assert [e[1] for e in events] == ["001", "002", "003"]
+    assert {(e[2].strip(), e[3].strip(), e[4].strip(), e[5].strip()) for e in events} == {("AX", "V", "C", "")}
+    assert [e[6] for e in events] == ["00:00:03:12", "00:00:12:00", "00:00:25:00"]
+    assert all(e[6] == e[8] and e[7] == e[9] for e in events)
+    assert events[0][7] == "00:00:03:13"
+    assert "* LOC: 00:00:03:12 GREEN   #2 score 0.8" in lines
+    assert "* FROM CLIP NAME: clip.mp4" in lines
+    assert "APPROXIMATE" not in text
+
+
+def test_edl_is_drop_frame_at_29_97_and_flags_variable_rate(tmp_path):
+    info = replace(INFO, fps=29.8, variable_frame_rate=True, start_time=1.0)
+    text = export(tmp_path, ["edl"], info=info, spots=[spot(1, 1.0 + 1800 / NTSC, 0.9)])["spots.edl"]
+    assert "FCM: DROP FRAME" in text
+    assert EVENT.match(text.splitlines()[3])[6] == "00:01:00;02"
+    assert "VARIABLE FRAME RATE SOURCE" in text and "APPROXIMATE TO THE FRAME" in text
+
+
+CUE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})$")
+
+
+def seconds(h, m, s, ms):
+    return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+
+
+def test_vtt_cues_are_ordered_chapters(tmp_path):
+    text = export(tmp_path, ["vtt"], info=replace(INFO, start_time=0.5))["spots.vtt"]
+    assert text.startswith("WEBVTT\n\n")
+    blocks = text.strip().split("\n\n")[1:]
+    cues = [CUE.match(block.splitlines()[1]).groups() for block in blocks]
+    spans = [(seconds(*cue[:4]), seconds(*cue[4:])) for cue in cues]
+    assert spans == [(2.98, 11.5), (11.5, 24.5), (24.5, 30.0)]
+    assert [block.splitlines()[2] for block in blocks] == ["#2 score 0.8", "#1 score 0.91", "#3 score 0.5"]
+
+
+def test_ffmetadata_chapters_in_milliseconds(tmp_path):
+    text = export(tmp_path, ["chapters"])["spots.ffmetadata"]
+    assert text.startswith(";FFMETADATA1\n")
+    chapters = [dict(line.split("=", 1) for line in block.splitlines()[1:])
+                for block in text.split("\n\n")[1:]]
+    assert all(chapter["TIMEBASE"] == "1/1000" for chapter in chapters)
+    bounds = [(int(chapter["START"]), int(chapter["END"])) for chapter in chapters]
+    assert bounds == [(3480, 12000), (12000, 25000), (25000, 30000)]
+    assert all(start < end for start, end in bounds)
+    assert chapters[0]["title"] == r"\#2 score 0.8"
+
+
+def test_formats_and_names(tmp_path):
+    with OutputSet(tmp_path) as outputs:
+        names = write_markers(SPOTS, INFO, ["vtt", "edl", "vtt", "chapters"], outputs, stem="clip")
+    assert names == ["clip.vtt", "clip.edl", "clip.ffmetadata"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(names)
+    with pytest.raises(InputError, match="unknown export format 'xml'"):
+        check_formats(["edl", "xml"])
+
+
+def test_otio_markers_read_back(tmp_path):
+    otio = pytest.importorskip("opentimelineio")
+    info = replace(INFO, fps=NTSC, duration=90.0)
+    export(tmp_path, ["otio"], info=info, spots=[spot(1, 1800 / NTSC, 0.9), spot(2, 10 / NTSC, 0.7)])
+    timeline = otio.adapters.read_from_file(str(tmp_path / "spots.otio"))
+    (clip,) = timeline.tracks[0]
+    assert clip.media_reference.target_url == "file:///footage/clip.mp4"
+    assert clip.source_range.duration.to_seconds() == pytest.approx(90.0, abs=1 / NTSC)
+    starts = [marker.marked_range.start_time for marker in clip.markers]
+    assert [(time.value, time.rate) for time in starts] == [(10, pytest.approx(NTSC)), (1800, pytest.approx(NTSC))]
+    assert starts[1].to_timecode() == "00:01:00;02"
+    assert [marker.name for marker in clip.markers] == ["#2 score 0.7", "#1 score 0.9"]
+
+
+def test_otio_keeps_exact_seconds_for_variable_rate(tmp_path):
+    otio = pytest.importorskip("opentimelineio")
+    info = replace(INFO, fps=27.3, variable_frame_rate=True)
+    export(tmp_path, ["otio"], info=info, spots=[spot(1, 7.123, 0.9)])
+    (clip,) = otio.adapters.read_from_file(str(tmp_path / "spots.otio")).tracks[0]
+    assert clip.markers[0].marked_range.start_time.to_seconds() == pytest.approx(7.123, abs=1e-9)
+
+
+def test_missing_otio_fails_before_writing(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "opentimelineio", None)
+    with pytest.raises(InputError, match="pip install opentimelineio"):
+        check_formats(["edl", "otio"])
+    with pytest.raises(InputError, match="pip install opentimelineio"):
+        export(tmp_path / "out", ["edl", "otio"])
+    assert not (tmp_path / "out").exists()
