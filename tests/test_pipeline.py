@@ -69,7 +69,7 @@ def test_curve_round_trips_with_embeddings(bsk_video, tmp_path):
     loaded = ScoreCurve.load(tmp_path / "scores.json")
     assert np.array_equal(loaded.times, curve.times) and np.allclose(loaded.smoothed, curve.smoothed)
     assert loaded.embeddings.dtype == np.float16 and loaded.embeddings.shape == (75, 48)
-    assert loaded.smoothing == {"method": "kalman-rts", "time_constant": 0.5}
+    assert loaded.smoothing["method"] == "kalman-rts" and loaded.smoothing["time_constant"] == 0.5
     assert [s.time for s in find_spots(loaded)] == [s.time for s in find_spots(curve)]
 
 

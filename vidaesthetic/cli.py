@@ -27,7 +27,7 @@ from .saliency import guided_saliency, load_target, parse_target, save_overlay
 from .plot import PLOT_FORMATS, plot_curve
 from .scoring import score_video
 from .smoothing import DEFAULT_TIME_CONSTANT, smooth
-from .spots import DEFAULT_MIN_GAP, find_spots
+from .spots import DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_GAP, find_spots
 from .video import BACKENDS, Sampling, open_video
 
 EXIT_INTERRUPTED = 130
@@ -142,11 +142,16 @@ def _log_to_stderr() -> None:
 @click.option("--plot-format", type=click.Choice(list(PLOT_FORMATS)), default="png", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the spots document to stdout.")
 @click.option("--fast", is_flag=True, help="Coarse pass, then dense scoring only around the best candidates.")
+@click.option("--per-shot", type=click.IntRange(min=0), default=None,
+              help="Spots per shot at most (default: one per 10 s of shot; 0: no limit).")
+@click.option("--max-similarity", type=click.FloatRange(-1, 1), default=DEFAULT_MAX_SIMILARITY, show_default=True,
+              help="Skip spots whose embedding is this similar (cosine) to a better one; 1 keeps all.")
 @click.option("--export", "export_formats", default="", metavar="FORMATS",
               help=f"Also write spot markers for editors and players, comma-separated: {','.join(MARKER_FORMATS)}.")
 @scoring_options
 def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], min_gap: float, image_format: str,
-          plot_format: str, as_json: bool, fast: bool, export_formats: str, model_name: Optional[str], weights: Optional[Path], precision: str,
+          plot_format: str, as_json: bool, fast: bool, per_shot: Optional[int], max_similarity: float,
+          export_formats: str, model_name: Optional[str], weights: Optional[Path], precision: str,
           compile_model: bool, device: str, batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
           smoothing: float, quiet: bool) -> None:
     """Write the best key frames of each VIDEO with spots.json, scores.csv and a curve plot."""
@@ -164,7 +169,8 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
                                             compile=compile_model)
                 document = extract_spots(
                     source, out_dir, model, sampling=sampling, batch_size=batch_size,
-                    time_constant=smoothing, top=top, min_gap=min_gap, image_format=image_format,
+                    time_constant=smoothing, top=top, min_gap=min_gap, per_shot=per_shot,
+                    max_similarity=None if max_similarity >= 1 else max_similarity, image_format=image_format,
                     plot_format=plot_format, fast=fast, markers=markers, progress=False if quiet else None,
                 )
         except VidaestheticError as error:

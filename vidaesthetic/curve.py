@@ -37,8 +37,10 @@ class ScoreCurve:
         times: presentation times (s) of the scored frames.
         indices: their frame numbers in decoding order of presentation.
         raw: the model's score of each frame.
-        luma_mean, luma_std: brightness and contrast of each frame (0..1), model-independent,
-            used to keep black and blank frames out of the picks.
+        luma_mean, luma_std, sharpness, change: model-independent measurements of each
+            frame (see :mod:`vidaesthetic.framestats`), used to keep black, blank,
+            blurred and transition frames out of the picks; sharpness and change
+            are None in curves saved by older versions.
         smoothed: Kalman-smoothed scores, once :func:`vidaesthetic.smooth` has run.
         embeddings: float16 embeddings (N x D) when asked for.
     """
@@ -56,6 +58,8 @@ class ScoreCurve:
     smoothed: Optional[np.ndarray] = None
     smoothing: Optional[Dict[str, Any]] = None
     embeddings: Optional[np.ndarray] = None
+    sharpness: Optional[np.ndarray] = None
+    change: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return int(self.times.shape[0])
@@ -91,6 +95,8 @@ class ScoreCurve:
                 "smoothed": None if self.smoothed is None else self.smoothed.tolist(),
                 "luma_mean": self.luma_mean.tolist(),
                 "luma_std": self.luma_std.tolist(),
+                "sharpness": None if self.sharpness is None else self.sharpness.tolist(),
+                "change": None if self.change is None else self.change.tolist(),
             },
         }
 
@@ -126,6 +132,11 @@ class ScoreCurve:
                 with np.load(path.parent / document["embeddings_file"], allow_pickle=False) as stored:
                     embeddings = stored["embeddings"]
             smoothed = frames.get("smoothed")
+
+            def optional(name: str) -> Optional[np.ndarray]:
+                values = frames.get(name)
+                return None if values is None else np.asarray(values, dtype=np.float32)
+
             return cls(
                 times=np.asarray(frames["time"], dtype=np.float64),
                 indices=np.asarray(frames["index"], dtype=np.int64),
@@ -140,6 +151,8 @@ class ScoreCurve:
                 smoothed=None if smoothed is None else np.asarray(smoothed, dtype=np.float64),
                 smoothing=document.get("smoothing"),
                 embeddings=embeddings,
+                sharpness=optional("sharpness"),
+                change=optional("change"),
             )
         except FileNotFoundError:
             raise InputError("no such file", path) from None

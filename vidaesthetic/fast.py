@@ -8,7 +8,8 @@
    scored, so the chosen frame is the same one a dense run would choose.
 
 The three passes are merged into one curve (the Kalman smoother handles its
-uneven spacing), on which spots are found as usual.
+uneven spacing), on which spots are found as usual, except that hard cuts
+are not detected (they cannot be told from motion between coarse samples).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from .curve import ScoreCurve
 from .errors import PathLike
+from .framestats import MEASURES
 from .models import AestheticModel, load_model
 from .scoring import score_video
 from .smoothing import DEFAULT_TIME_CONSTANT, smooth
@@ -100,14 +102,18 @@ def merge_curves(curves: Sequence[ScoreCurve]) -> ScoreCurve:
 
     times = joined("times")
     order = np.argsort(times, kind="stable")
+    # Between coarse samples motion changes a picture as much as a cut does, so
+    # a merged curve carries no cut measure: its shots are split by blank runs only.
+    measured = {name: joined(name)[order] for name in MEASURES
+                if name != "change" and all(getattr(c, name) is not None for c in curves)}
     return replace(
         curves[0],
         times=times[order],
         indices=joined("indices")[order],
         raw=joined("raw")[order],
-        luma_mean=joined("luma_mean")[order],
-        luma_std=joined("luma_std")[order],
+        **measured,
         corrupt_frames=sum(curve.corrupt_frames for curve in curves),
+        change=None,
         smoothed=None,
         smoothing=None,
         embeddings=None,

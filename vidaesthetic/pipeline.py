@@ -9,9 +9,14 @@ from .errors import PathLike
 from .export import SCORES_FILE, save_spots
 from .fast import score_video_fast
 from .models import AestheticModel, load_model
-from .scoring import score_video
+from .scoring import embed_frames, score_video
 from .smoothing import DEFAULT_TIME_CONSTANT, smooth
-from .spots import DEFAULT_MIN_GAP, DEFAULT_MIN_PROMINENCE, DEFAULT_REFINE_WINDOW, find_spots, selection_parameters
+from .spots import (
+    DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_GAP, DEFAULT_MIN_PROMINENCE, automatic_count, find_spots, selection_parameters,
+)
+
+CANDIDATE_POOL = 3
+"""Candidates embedded per spot wanted, for the near-duplicate check."""
 from .video import Sampling, VideoSource, open_video
 
 
@@ -27,6 +32,8 @@ def extract_spots(
     top: Optional[int] = None,
     min_gap: float = DEFAULT_MIN_GAP,
     min_prominence: float = DEFAULT_MIN_PROMINENCE,
+    per_shot: Optional[int] = None,
+    max_similarity: Optional[float] = DEFAULT_MAX_SIMILARITY,
     image_format: str = "jpg",
     plot_format: str = "png",
     fast: bool = False,
@@ -38,7 +45,9 @@ def extract_spots(
     Scores saved in ``out_dir`` by an earlier run are reused when they came
     from the same file, model and sampling. ``fast`` scores densely only
     around the best candidates (see :mod:`vidaesthetic.fast`; ``sampling`` is
-    then not used). Returns the ``spots.json`` document.
+    then not used). ``per_shot`` and ``max_similarity`` are as in
+    :func:`find_spots` (None turns the near-duplicate check off); the
+    candidates' embeddings are computed here. Returns the ``spots.json`` document.
     """
     source = video if isinstance(video, VideoSource) else open_video(video, backend=backend)
     try:
@@ -50,8 +59,15 @@ def extract_spots(
             curve = score_video(source, model, sampling=sampling, batch_size=batch_size,
                                 cache=Path(out_dir) / SCORES_FILE, progress=progress)
         curve = smooth(curve, time_constant)
-        spots = find_spots(curve, top=top, min_gap=min_gap, min_prominence=min_prominence)
-        selection = selection_parameters(top, min_gap, min_prominence, DEFAULT_REFINE_WINDOW)
+        options = {"top": top, "min_gap": min_gap, "min_prominence": min_prominence, "per_shot": per_shot}
+        embeddings = None
+        if max_similarity is not None:
+            pool = find_spots(curve, **{**options, "top": CANDIDATE_POOL * (top or automatic_count(curve))})
+            by_time = embed_frames(source, model, [spot.time for spot in pool])
+            embeddings = {spot.frame_index: by_time[spot.time] for spot in pool if spot.time in by_time}
+        spots = find_spots(curve, **options, embeddings=embeddings,
+                           max_similarity=max_similarity if max_similarity is not None else 1.0)
+        selection = selection_parameters(curve, top, min_gap, min_prominence, per_shot, max_similarity)
         return save_spots(
             source, curve, spots, out_dir, image_format=image_format, plot_format=plot_format, selection=selection,
             markers=markers,

@@ -65,7 +65,7 @@ def _draw_curve(axes, curve: ScoreCurve, spots: Sequence[Spot]) -> None:
     if unusable.any():
         low, high = axes.get_ylim()
         axes.fill_between(times, low, high, where=unusable, color="0.1", alpha=0.12, step="mid",
-                          linewidth=0, label="black/blank (never picked)")
+                          linewidth=0, label="never picked (blank, blurred, transition)")
         axes.set_ylim(low, high)
     values = curve.values
     for spot in spots:

@@ -13,21 +13,13 @@ from tqdm import tqdm
 
 from .curve import ScoreCurve, file_fingerprint
 from .errors import InputError, PathLike, VideoError
+from .framestats import MEASURES, FrameMeasures
 from .models import AestheticModel, load_model
 from .prefetch import prefetch
 from .video import Sampling, VideoSource, open_video
 from .video.types import Span
 
 log = logging.getLogger("vidaesthetic")
-
-_LUMA = torch.tensor([0.299, 0.587, 0.114])
-
-
-def frame_statistics(frames: torch.Tensor) -> torch.Tensor:
-    """Mean and standard deviation of luminance (0..1) per frame, N x 2."""
-    luma = torch.einsum("nchw,c->nhw", frames.float(), _LUMA.to(frames.device)) / 255.0
-    return torch.stack([luma.mean(dim=(1, 2)), luma.std(dim=(1, 2))], dim=1)
-
 
 def progress_enabled(progress: Optional[bool]) -> bool:
     """An explicit choice wins; by default show progress only on an interactive terminal."""
@@ -102,7 +94,8 @@ def _score(
     times: List[np.ndarray] = []
     indices: List[np.ndarray] = []
     scores: List[np.ndarray] = []
-    stats: List[np.ndarray] = []
+    measure = FrameMeasures()
+    measures: Dict[str, List[np.ndarray]] = {name: [] for name in MEASURES}
     embeddings: List[np.ndarray] = []
 
     def decoded():
@@ -125,7 +118,8 @@ def _score(
             with model.autocast():
                 embedding = model.embed(frames)
             scores.append(torch.linalg.vector_norm(embedding.float(), dim=1).cpu().numpy())
-            stats.append(frame_statistics(frames).cpu().numpy())
+            for name, values in measure(frames).items():
+                measures[name].append(values)
             if keep_embeddings:
                 embeddings.append(embedding.to(torch.float16).cpu().numpy())
             times.append(batch.times)
@@ -137,13 +131,11 @@ def _score(
         raise VideoError("has no decodable video frames", source.info.path)
     if source.corrupt_frames:
         log.warning("%s: skipped %d corrupt packet(s)", source.info.path, source.corrupt_frames)
-    statistics = np.concatenate(stats)
     return ScoreCurve(
         times=np.concatenate(times),
         indices=np.concatenate(indices),
         raw=np.concatenate(scores).astype(np.float64),
-        luma_mean=statistics[:, 0],
-        luma_std=statistics[:, 1],
+        **{name: np.concatenate(values) for name, values in measures.items()},
         video=source.info,
         model=model.describe(),
         sampling=sampling.describe(),
@@ -158,3 +150,18 @@ def _expected_frames(source: VideoSource, sampling: Sampling, spans: Optional[Se
     info = source.info
     seconds = info.duration if spans is None else sum(max(0.0, end - start) for start, end in spans)
     return int(seconds * min(sampling.fps or info.fps, info.fps or 0) / sampling.stride) + 1
+
+
+@torch.inference_mode()
+def embed_frames(source: VideoSource, model: AestheticModel, times: Sequence[float]) -> Dict[float, np.ndarray]:
+    """Embeddings of the frames at ``times`` (decoded again, one at a time), keyed by the frames' times.
+
+    For the few frames a decision needs, this costs far less than keeping
+    every frame's embedding while scoring.
+    """
+    embeddings: Dict[float, np.ndarray] = {}
+    for time, picture in source.frames_at(times):
+        frame = torch.from_numpy(picture).permute(2, 0, 1)[None].to(model.device)
+        with model.autocast():
+            embeddings[time] = model.embed(frame)[0].float().cpu().numpy()
+    return embeddings

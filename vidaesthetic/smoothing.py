@@ -24,6 +24,7 @@ import numpy as np
 from filterpy.kalman import KalmanFilter
 
 from .curve import ScoreCurve
+from .shots import shot_ids, unusable_frames
 
 DEFAULT_TIME_CONSTANT = 1.0
 _MIN_STEP = 1e-4  # seconds; guards against duplicated timestamps
@@ -79,11 +80,30 @@ def kalman_smooth(
     return smoothed[:, 0, 0]
 
 
-def smooth(curve: ScoreCurve, time_constant: float = DEFAULT_TIME_CONSTANT, causal: bool = False) -> ScoreCurve:
-    """A copy of ``curve`` with its ``smoothed`` scores set (see :func:`kalman_smooth`)."""
-    smoothed = kalman_smooth(curve.times, curve.raw, time_constant, causal)
+def smooth(curve: ScoreCurve, time_constant: float = DEFAULT_TIME_CONSTANT, causal: bool = False,
+           across_cuts: bool = False) -> ScoreCurve:
+    """A copy of ``curve`` with its ``smoothed`` scores set (see :func:`kalman_smooth`).
+
+    A cut (or a run of blank frames) is a jump to other content, not noise,
+    so each shot is smoothed on its own unless ``across_cuts`` is set. Frames
+    that can never be picked (blank, blurred, fading) do not pull the curve
+    down: the filter runs over the others and the curve is interpolated
+    across them.
+    """
+    shots = shot_ids(curve)
+    pickable = ~unusable_frames(curve, shots)
+    smoothed = np.empty(len(curve))
+    changes = np.zeros(0, dtype=int) if across_cuts else np.flatnonzero(np.diff(shots) != 0) + 1
+    bounds = [0, *changes, len(curve)]
+    for begin, end in zip(bounds[:-1], bounds[1:]):
+        times, raw, keep = curve.times[begin:end], curve.raw[begin:end], pickable[begin:end]
+        if keep.sum() < 2:
+            keep = np.ones_like(keep)
+        filtered = kalman_smooth(times[keep], raw[keep], time_constant, causal)
+        smoothed[begin:end] = np.interp(times, times[keep], filtered)
     method = "kalman-forward" if causal else "kalman-rts"
-    return curve.with_smoothing(smoothed, {"method": method, "time_constant": time_constant})
+    return curve.with_smoothing(smoothed, {"method": method, "time_constant": time_constant,
+                                           "split_at_cuts": not across_cuts, "skips_unpickable_frames": True})
 
 
 class CausalSmoother:

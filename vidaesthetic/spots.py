@@ -1,33 +1,35 @@
 """Spots: the peaks of the smoothed score curve, ranked, as key-frame choices.
 
-A spot is a local maximum of the smoothed curve with enough prominence,
-kept at least ``min_gap`` seconds from every better spot. Within a short
-window around each peak the frame with the best raw score is chosen, so the
-picked frame is the crispest one of the best moment. Black and near-uniform
-frames are never picked, whatever the model says of them.
+A spot is a local maximum of the smoothed curve with enough prominence. It is
+kept only if it is at least ``min_gap`` seconds from every better spot, its
+shot does not already have its share of spots, and it does not look like a
+better spot (embeddings too similar), so a static shot does not fill the list
+with copies. Within a short window around each peak the frame with the best
+raw score is chosen: the crispest frame of the best moment. Blank, blurred
+and transition frames are never picked, whatever the model says of them
+(see :mod:`vidaesthetic.shots`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 from scipy.signal import find_peaks
 
 from .curve import ScoreCurve
+from . import shots as rules
+from .shots import shot_ids, unusable_frames
 from .timecode import format_timecode
-
-# Frames darker/brighter than this mean luminance, or flatter than this
-# luminance spread, are black, white or blank: never a key frame.
-MIN_LUMA, MAX_LUMA = 0.03, 0.97
-MIN_LUMA_STD = 0.02
 
 DEFAULT_MIN_GAP = 2.0
 DEFAULT_MIN_PROMINENCE = 0.05
 DEFAULT_REFINE_WINDOW = 0.25
+DEFAULT_MAX_SIMILARITY = 0.95
 AUTO_SECONDS_PER_SPOT = 10.0
+AUTO_SHOT_SECONDS_PER_SPOT = 10.0
 AUTO_MAX_SPOTS = 50
 
 
@@ -44,6 +46,8 @@ class Spot:
     raw_score: float
     prominence: float
     """Prominence of the peak, as a share of the curve's range (0..1)."""
+    shot: int = 0
+    """Number of the shot the spot is in (0 = first)."""
     image: Optional[str] = None
 
     def to_dict(self) -> Dict[str, Any]:
@@ -51,9 +55,14 @@ class Spot:
 
 
 def usable_frames(curve: ScoreCurve) -> np.ndarray:
-    """Boolean mask of frames that may be picked (not black, white or blank)."""
-    mean, spread = curve.luma_mean, curve.luma_std
-    return (mean >= MIN_LUMA) & (mean <= MAX_LUMA) & (spread >= MIN_LUMA_STD)
+    """Boolean mask of frames that may be picked (not blank, blurred or in a transition)."""
+    return ~unusable_frames(curve, shot_ids(curve))
+
+
+def automatic_count(curve: ScoreCurve) -> int:
+    """How many spots a video gets when none is asked for: one per ``AUTO_SECONDS_PER_SPOT`` seconds."""
+    span = float(curve.times[-1] - curve.times[0]) if len(curve) else 0.0
+    return max(1, min(AUTO_MAX_SPOTS, math.ceil(span / AUTO_SECONDS_PER_SPOT)))
 
 
 def find_spots(
@@ -62,26 +71,36 @@ def find_spots(
     min_gap: float = DEFAULT_MIN_GAP,
     min_prominence: float = DEFAULT_MIN_PROMINENCE,
     refine_window: float = DEFAULT_REFINE_WINDOW,
+    per_shot: Optional[int] = None,
+    embeddings: Optional[Mapping[int, np.ndarray]] = None,
+    max_similarity: float = DEFAULT_MAX_SIMILARITY,
 ) -> List[Spot]:
     """The best moments of a scored video, best first.
 
     Args:
         curve: a scored (ideally smoothed) curve.
-        top: how many spots at most; None chooses automatically (one per
-            ``AUTO_SECONDS_PER_SPOT`` seconds of video at most, peaks of at
-            least twice ``min_prominence``).
+        top: how many spots at most; None chooses automatically (see
+            :func:`automatic_count`; peaks of at least twice ``min_prominence``).
         min_gap: seconds between any two spots.
         min_prominence: how far a peak must rise above its surroundings, as a
             share of the curve's range.
         refine_window: seconds either side of a peak searched for the frame
             with the best raw score.
+        per_shot: spots per shot at most; None allows one per
+            ``AUTO_SHOT_SECONDS_PER_SPOT`` seconds of the shot, 0 sets no limit.
+        embeddings: embeddings of candidate frames by frame index; a candidate
+            whose cosine similarity to a better spot exceeds ``max_similarity``
+            is skipped as a near-duplicate.
     """
     if top is not None and top < 1:
         raise ValueError("top must be at least 1")
-    if min_gap < 0 or min_prominence < 0 or refine_window < 0:
-        raise ValueError("min_gap, min_prominence and refine_window must not be negative")
-    usable = usable_frames(curve)
-    if len(curve) == 0 or not usable.any():
+    if min_gap < 0 or min_prominence < 0 or refine_window < 0 or (per_shot is not None and per_shot < 0):
+        raise ValueError("min_gap, min_prominence, refine_window and per_shot must not be negative")
+    if len(curve) == 0:
+        return []
+    shots = shot_ids(curve)
+    usable = ~unusable_frames(curve, shots)
+    if not usable.any():
         return []
     values = curve.values.astype(np.float64)
     low, high = float(values[usable].min()), float(values[usable].max())
@@ -93,18 +112,21 @@ def find_spots(
     peaks, properties = find_peaks(padded, prominence=threshold)
     peaks -= 1
     prominences = np.minimum(properties["prominences"], 1.0)
-    limit = top if top is not None else _automatic_count(curve)
+    limit = top if top is not None else automatic_count(curve)
+    shot_limit = _shot_limits(curve, shots, per_shot)
 
     chosen: List[int] = []
     chosen_prominence: List[float] = []
     for order in np.argsort(-masked[peaks], kind="stable"):
-        peak = int(peaks[order])
-        if not usable[peak]:
+        frame = _best_raw_near(curve, usable, int(peaks[order]), refine_window)
+        if any(abs(curve.times[frame] - curve.times[other]) < min_gap for other in chosen):
             continue
-        frame = _best_raw_near(curve, usable, peak, refine_window)
-        if all(abs(curve.times[frame] - curve.times[other]) >= min_gap for other in chosen):
-            chosen.append(frame)
-            chosen_prominence.append(float(prominences[order]))
+        if sum(shots[other] == shots[frame] for other in chosen) >= shot_limit[shots[frame]]:
+            continue
+        if embeddings is not None and _duplicate(embeddings, curve, frame, chosen, max_similarity):
+            continue
+        chosen.append(frame)
+        chosen_prominence.append(float(prominences[order]))
         if len(chosen) == limit:
             break
     return [
@@ -116,14 +138,40 @@ def find_spots(
             score=float(values[frame]),
             raw_score=float(curve.raw[frame]),
             prominence=prominence,
+            shot=int(shots[frame]),
         )
         for rank, (frame, prominence) in enumerate(zip(chosen, chosen_prominence), start=1)
     ]
 
 
-def _automatic_count(curve: ScoreCurve) -> int:
-    span = float(curve.times[-1] - curve.times[0]) if len(curve) else 0.0
-    return max(1, min(AUTO_MAX_SPOTS, math.ceil(span / AUTO_SECONDS_PER_SPOT)))
+def _shot_limits(curve: ScoreCurve, shots: np.ndarray, per_shot: Optional[int]) -> Dict[int, float]:
+    limits: Dict[int, float] = {}
+    for shot in np.unique(shots[shots >= 0]):
+        if per_shot == 0:
+            limits[int(shot)] = math.inf
+        elif per_shot is not None:
+            limits[int(shot)] = per_shot
+        else:
+            times = curve.times[shots == shot]
+            limits[int(shot)] = max(1, math.ceil((times[-1] - times[0]) / AUTO_SHOT_SECONDS_PER_SPOT))
+    return limits
+
+
+def _duplicate(embeddings: Mapping[int, np.ndarray], curve: ScoreCurve, frame: int, chosen: List[int],
+               max_similarity: float) -> bool:
+    vector = embeddings.get(int(curve.indices[frame]))
+    if vector is None:
+        return False
+    for other in chosen:
+        kept = embeddings.get(int(curve.indices[other]))
+        if kept is not None and _cosine(vector, kept) > max_similarity:
+            return True
+    return False
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b) / norms) if norms else 1.0
 
 
 def _best_raw_near(curve: ScoreCurve, usable: np.ndarray, peak: int, window: float) -> int:
@@ -132,13 +180,33 @@ def _best_raw_near(curve: ScoreCurve, usable: np.ndarray, peak: int, window: flo
     return int(near[np.argmax(curve.raw[near])])
 
 
-def selection_parameters(top: Optional[int], min_gap: float, min_prominence: float, refine_window: float) -> Dict[str, Any]:
+def selection_parameters(curve: ScoreCurve, top: Optional[int], min_gap: float, min_prominence: float,
+                         per_shot: Optional[int], max_similarity: Optional[float]) -> Dict[str, Any]:
     """How spots were chosen, as recorded in ``spots.json``."""
+    automatic = None
+    if top is None:
+        automatic = {
+            "limit": automatic_count(curve),
+            "rule": f"one spot per {AUTO_SECONDS_PER_SPOT:g} s of video (at most {AUTO_MAX_SPOTS}), "
+                    f"from peaks with a prominence of at least {2 * min_prominence:g} of the curve's range",
+        }
     return {
         "top": top,
-        "automatic_count": top is None,
+        "automatic_count": automatic,
         "min_gap": min_gap,
         "min_prominence": min_prominence,
-        "refine_window": refine_window,
-        "usable_frames": {"min_luma": MIN_LUMA, "max_luma": MAX_LUMA, "min_luma_std": MIN_LUMA_STD},
+        "refine_window": DEFAULT_REFINE_WINDOW,
+        "per_shot": per_shot if per_shot is not None else
+        f"one per {AUTO_SHOT_SECONDS_PER_SPOT:g} s of shot",
+        "max_similarity": max_similarity,
+        "shots": int(shot_ids(curve).max() + 1) if len(curve) else 0,
+        "never_picked": {
+            "blank": {"min_luma": rules.MIN_LUMA, "max_luma": rules.MAX_LUMA, "min_luma_std": rules.MIN_LUMA_STD},
+            "blurred_below_share_of_shot_p90_sharpness": rules.BLUR_RATIO,
+            "blurred_below_share_of_video_p90_sharpness": rules.HEAVY_BLUR_RATIO,
+            "cut_change": rules.CUT_CHANGE,
+            "cut_margin_s": rules.CUT_MARGIN,
+            "fade_below_share_of_shot_contrast": rules.FADE_RATIO,
+            "shots_shorter_than_s": rules.MIN_SHOT,
+        },
     }

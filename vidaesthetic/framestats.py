@@ -1,0 +1,54 @@
+"""Model-independent measurements of each scored frame.
+
+Whatever the model says, a key frame must not be black, blank, a blurred
+mess or part of a transition. These cheap measurements, taken on the frames
+already decoded for the model, let the spot picker know which frames are
+which: brightness and contrast (luminance mean and spread), sharpness
+(variance of the Laplacian) and change from the previous scored frame (mean
+difference of 16 x 16 thumbnails, which jumps at hard cuts).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MEASURES = ("luma_mean", "luma_std", "sharpness", "change")
+_LUMA = torch.tensor([0.299, 0.587, 0.114])
+_THUMBNAIL = 16
+
+
+def luminance(frames: torch.Tensor) -> torch.Tensor:
+    """N x H x W luminance in 0..1 of uint8 RGB frames."""
+    return torch.einsum("nchw,c->nhw", frames.float(), _LUMA.to(frames.device)) / 255.0
+
+
+def frame_statistics(frames: torch.Tensor) -> torch.Tensor:
+    """Mean and standard deviation of luminance (0..1) per frame, N x 2."""
+    luma = luminance(frames)
+    return torch.stack([luma.mean(dim=(1, 2)), luma.std(dim=(1, 2))], dim=1)
+
+
+class FrameMeasures:
+    """Measures batches in order; ``change`` continues across batch boundaries."""
+
+    def __init__(self) -> None:
+        self._previous: Optional[torch.Tensor] = None
+
+    def __call__(self, frames: torch.Tensor) -> Dict[str, np.ndarray]:
+        luma = luminance(frames)
+        laplacian = (luma[:, :-2, 1:-1] + luma[:, 2:, 1:-1] + luma[:, 1:-1, :-2] + luma[:, 1:-1, 2:]
+                     - 4 * luma[:, 1:-1, 1:-1])
+        thumbnails = F.adaptive_avg_pool2d(luma[:, None], _THUMBNAIL)[:, 0]
+        previous = torch.cat([thumbnails[:1] if self._previous is None else self._previous, thumbnails[:-1]])
+        self._previous = thumbnails[-1:]
+        measured = {
+            "luma_mean": luma.mean(dim=(1, 2)),
+            "luma_std": luma.std(dim=(1, 2)),
+            "sharpness": laplacian.flatten(1).var(dim=1),
+            "change": (thumbnails - previous).abs().mean(dim=(1, 2)),
+        }
+        return {name: value.float().cpu().numpy() for name, value in measured.items()}

@@ -1,0 +1,94 @@
+"""Shots and the frames a key frame must never be: blank, blurred, or in a transition.
+
+All of it comes from the model-independent measurements of
+:mod:`vidaesthetic.framestats`, so it holds whichever model scored the frames.
+
+- Blank: nearly black or white, or nearly uniform (tiny luminance spread).
+- Blurred: far less detail than the sharp frames of the same shot
+  (sharpness below ``BLUR_RATIO`` of the shot's 90th percentile), or than the
+  video's sharpest shots (below ``HEAVY_BLUR_RATIO`` of its 90th percentile);
+  being relative, it does not reject a video that is soft throughout, or a
+  shot whose content simply has little texture.
+- Shots: a hard cut is a jump of the thumbnail difference above
+  ``CUT_CHANGE``; a run of blank frames (a fade through black) also separates
+  shots.
+- Transitions: frames within ``CUT_MARGIN`` seconds of a cut, frames of a
+  fade, i.e. with less than ``FADE_RATIO`` of their shot's typical contrast,
+  and shots shorter than ``MIN_SHOT`` seconds (flashes, glitches).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .curve import ScoreCurve
+
+MIN_LUMA, MAX_LUMA = 0.03, 0.97
+MIN_LUMA_STD = 0.02
+BLUR_RATIO = 0.4
+HEAVY_BLUR_RATIO = 0.15
+CUT_CHANGE = 0.1
+CUT_MARGIN = 0.2
+MAX_CUT_GAP = 0.25
+FADE_RATIO = 0.6
+MIN_SHOT = 0.5
+
+
+def blank_frames(curve: ScoreCurve) -> np.ndarray:
+    mean, spread = curve.luma_mean, curve.luma_std
+    return (mean < MIN_LUMA) | (mean > MAX_LUMA) | (spread < MIN_LUMA_STD)
+
+
+def blurred_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
+    blurred = np.zeros(len(curve), dtype=bool)
+    if curve.sharpness is None or len(curve) == 0:
+        return blurred
+    sharpness = curve.sharpness
+    usable = ~blank_frames(curve)
+    if usable.any():
+        blurred |= sharpness < HEAVY_BLUR_RATIO * np.percentile(sharpness[usable], 90)
+    for shot in np.unique(shots[shots >= 0]):
+        members = shots == shot
+        blurred |= members & (sharpness < BLUR_RATIO * np.percentile(sharpness[members], 90))
+    return blurred
+
+
+def cut_frames(curve: ScoreCurve) -> np.ndarray:
+    """Frames that start a new shot with a hard cut.
+
+    Only judged between frames scored close together (``MAX_CUT_GAP``): over
+    longer gaps ordinary motion changes a picture as much as a cut does.
+    """
+    if curve.change is None:
+        return np.zeros(len(curve), dtype=bool)
+    gaps = np.diff(curve.times, prepend=-np.inf)
+    return (curve.change > CUT_CHANGE) & (gaps <= MAX_CUT_GAP)
+
+
+def shot_ids(curve: ScoreCurve) -> np.ndarray:
+    """A shot number per frame; blank runs between shots belong to no shot (-1)."""
+    blank = blank_frames(curve)
+    starts = cut_frames(curve) | (~blank & np.concatenate(([True], blank[:-1])))
+    ids = np.cumsum(starts & ~blank) - 1
+    ids[blank] = -1
+    return ids
+
+
+def transition_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
+    """Frames near a cut or inside a fade."""
+    transition = np.zeros(len(curve), dtype=bool)
+    for cut_time in curve.times[cut_frames(curve)]:
+        transition |= np.abs(curve.times - cut_time) <= CUT_MARGIN
+    for shot in np.unique(shots[shots >= 0]):
+        members = shots == shot
+        typical = np.median(curve.luma_std[members])
+        transition |= members & (curve.luma_std < FADE_RATIO * typical)
+        times = curve.times[members]
+        if len(times) > 1 and times[-1] - times[0] < MIN_SHOT:
+            transition |= members
+    return transition
+
+
+def unusable_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
+    """Frames never to pick: blank, blurred or in a transition."""
+    return blank_frames(curve) | blurred_frames(curve, shots) | transition_frames(curve, shots)
