@@ -46,7 +46,7 @@ def make_bad_inputs(folder: Path, good: Path) -> dict:
     Image.fromarray(textured(64, 48)).save(folder / "still.png")
     return {
         "missing.mp4": (2, "no such file"),
-        "a folder.mp4": (2, "is a directory"),
+        "a folder.mp4": (2, "no video files"),
         "empty.mp4": (2, "empty file"),
         "notes.mp4": (2, "not a readable video"),
         "truncated.mp4": (2, "not a readable video"),
@@ -182,3 +182,47 @@ def test_rank_and_explain_commands(tmp_path):
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "s.png") as figure:
         assert figure.format == "PNG" and np.asarray(figure).std() > 5
+
+
+def test_a_folder_of_videos_is_processed_resumed_and_sharded(tmp_path):
+    library = tmp_path / "library"
+    (library / "day2").mkdir(parents=True)
+    segments_video(library / "a.mp4", "sk")
+    segments_video(library / "day2" / "b.mp4", "ks")
+    (library / "day2" / "broken.mp4").write_text("not a video")
+    runner = CliRunner()
+    out = tmp_path / "out"
+    first = runner.invoke(main, ["spots", str(library), "-o", str(out), "-q"])
+    assert first.exit_code == 0, first.output  # without --recursive only a.mp4
+    assert (out / "a" / "spots.json").is_file() and not (out / "day2").exists()
+    second = runner.invoke(main, ["spots", str(library), "-r", "-o", str(out), "-q"])
+    assert second.exit_code == 2
+    assert "broken.mp4" in second.output and "1 done, 1 already done, 1 failed" in second.output
+    assert (out / "day2" / "b" / "spots.json").is_file() and not (out / "day2" / "broken").exists()
+    forced = runner.invoke(main, ["spots", str(library / "a.mp4"), str(library / "day2" / "b.mp4"),
+                                  "-o", str(tmp_path / "shard"), "--shard", "1/2", "--force", "-q"])
+    assert forced.exit_code == 0, forced.output
+    assert [p.name for p in (tmp_path / "shard").iterdir()] == ["b"]
+
+
+def test_parallel_jobs_give_the_same_spots(tmp_path):
+    videos = [segments_video(tmp_path / f"v{i}.mp4", pattern) for i, pattern in enumerate(("skb", "bks"))]
+    runner = CliRunner()
+    serial = runner.invoke(main, ["spots", *map(str, videos), "-o", str(tmp_path / "serial"), "-q", "--model", "baseline"])
+    parallel = runner.invoke(main, ["spots", *map(str, videos), "-o", str(tmp_path / "parallel"), "-q", "-j", "2",
+                                    "--model", "baseline"])
+    assert serial.exit_code == 0 and parallel.exit_code == 0, parallel.output
+    for video in videos:
+        a = json.loads((tmp_path / "serial" / video.stem / "spots.json").read_text())
+        b = json.loads((tmp_path / "parallel" / video.stem / "spots.json").read_text())
+        assert [s["time"] for s in a["spots"]] == [s["time"] for s in b["spots"]]
+
+
+def test_best_handy_shot_command(tmp_path, bsk_video):
+    result = CliRunner().invoke(main, ["best", str(bsk_video), "-o", str(tmp_path / "best.png"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "best.png") as image:
+        assert image.size == (160, 96)
+    assert "00:00:01." in result.output  # the sharp second
+    bad = CliRunner().invoke(main, ["best", str(bsk_video), "-o", str(tmp_path / "best.gif")])
+    assert bad.exit_code == 2 and not (tmp_path / "best.gif").exists()

@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 from .curve import ScoreCurve
 from .errors import InputError, ModelError, OutputError, VidaestheticError, VideoError
 from .export import save_spots, spots_document
+from .images import rank_images
 from .fast import score_video_fast
 from .models import AestheticModel, available_models, load_model
 from .pipeline import extract_spots
@@ -16,11 +17,18 @@ from .plot import plot_curve
 from .scoring import score_video
 from .smoothing import CausalSmoother, kalman_smooth, smooth
 from .spots import Spot, find_spots
+from .stream import BestShot, StreamScore, best_frame, save_best, stream_scores
 from .timecode import format_timecode
 from .video import FrameBatch, Sampling, VideoInfo, VideoSource, available_backends, open_video
 
 __all__ = [
     "AestheticModel",
+    "BestShot",
+    "StreamScore",
+    "best_frame",
+    "rank_images",
+    "save_best",
+    "stream_scores",
     "CausalSmoother",
     "FrameBatch",
     "InputError",

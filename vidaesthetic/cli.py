@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import click
 
 from . import __version__
 from .atomic import check_output_directory
+from .batch import Job, parse_shard, plan_jobs, run_jobs, settings_digest, shard_from_environment, shard_jobs, worker_threads
 from .curve import ScoreCurve
 from .errors import InputError, VidaestheticError
 from .export import IMAGE_FORMATS, SCORES_FILE, spot_image_name
@@ -22,7 +24,9 @@ from .models import DEFAULT_MODEL, cache_dir, fetch_release, import_release, ins
 from .models.registry import GET_LEARNED_MODEL, MODELS, PRECISIONS
 from .images import IMAGE_SUFFIXES, export_best, find_images, rank_images
 from .markers import MARKER_FORMATS, check_formats
-from .pipeline import extract_spots
+from .pipeline import spots_job
+from .stream import SHOT_FORMATS, best_frame, save_best
+from .timecode import format_timecode
 from .saliency import guided_saliency, load_target, parse_target, save_overlay
 from .plot import PLOT_FORMATS, plot_curve
 from .scoring import score_video
@@ -134,7 +138,7 @@ def _log_to_stderr() -> None:
 @main.command()
 @click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Output folder (default: VIDEO_spots/ here; one subfolder per video when several).")
+              help="Output folder (default: VIDEO_spots/ here; one subfolder per video when several or a folder).")
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Number of spots (default: automatic).")
 @click.option("--min-gap", type=click.FloatRange(min=0), default=DEFAULT_MIN_GAP, show_default=True,
               help="Seconds between spots.")
@@ -148,50 +152,59 @@ def _log_to_stderr() -> None:
               help="Skip spots whose embedding is this similar (cosine) to a better one; 1 keeps all.")
 @click.option("--export", "export_formats", default="", metavar="FORMATS",
               help=f"Also write spot markers for editors and players, comma-separated: {','.join(MARKER_FORMATS)}.")
+@click.option("--recursive", "-r", is_flag=True, help="Look for videos in subfolders of folders too.")
+@click.option("--force", is_flag=True, help="Process videos whose results are already there too.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Videos processed in parallel (processes).")
+@click.option("--shard", default=None, metavar="I/N",
+              help="Process only share I of N (0-based); under torchrun RANK/WORLD_SIZE are used.")
 @scoring_options
 def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], min_gap: float, image_format: str,
           plot_format: str, as_json: bool, fast: bool, per_shot: Optional[int], max_similarity: float,
-          export_formats: str, model_name: Optional[str], weights: Optional[Path], precision: str,
-          compile_model: bool, device: str, batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
-          smoothing: float, quiet: bool) -> None:
-    """Write the best key frames of each VIDEO with spots.json, scores.csv and a curve plot."""
-    sampling = _sampling(stride, sample_fps)
-    markers = check_formats(name.strip().lower() for name in export_formats.split(",") if name.strip())
-    model = None
-    failures = []
-    for video in videos:
-        out_dir = _output_dir(video, output, several=len(videos) > 1)
-        try:
-            check_output_directory(out_dir)
-            with open_video(video, backend=backend) as source:
-                # Loaded once the first video has opened, so that bad input fails first.
-                model = model or load_model(model_name, weights=weights, device=device, precision=precision,
-                                            compile=compile_model)
-                document = extract_spots(
-                    source, out_dir, model, sampling=sampling, batch_size=batch_size,
-                    time_constant=smoothing, top=top, min_gap=min_gap, per_shot=per_shot,
-                    max_similarity=None if max_similarity >= 1 else max_similarity, image_format=image_format,
-                    plot_format=plot_format, fast=fast, markers=markers, progress=False if quiet else None,
-                )
-        except VidaestheticError as error:
-            if len(videos) == 1:
-                raise
-            click.echo(f"vidaesthetic: error: {error}", err=True)
-            failures.append(error)
-            continue
-        if as_json:
+          export_formats: str, recursive: bool, force: bool, jobs: int, shard: Optional[str],
+          model_name: Optional[str], weights: Optional[Path], precision: str, compile_model: bool, device: str,
+          batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float], smoothing: float,
+          quiet: bool) -> None:
+    """Write the best key frames of each VIDEO (or of the videos in a folder) with spots.json, scores.csv and a plot.
+
+    Videos already done with the same settings are skipped; a bad file is
+    reported and the others go on; the exit code is non-zero if any failed.
+    """
+    settings = {
+        "model": {"name": model_name, "weights": str(weights) if weights else None, "device": device,
+                  "precision": precision, "compile": compile_model},
+        "backend": backend, "sampling": _sampling(stride, sample_fps), "batch_size": batch_size,
+        "time_constant": smoothing, "top": top, "min_gap": min_gap, "per_shot": per_shot,
+        "max_similarity": None if max_similarity >= 1 else max_similarity, "image_format": image_format,
+        "plot_format": plot_format, "fast": fast,
+        "markers": check_formats(name.strip().lower() for name in export_formats.split(",") if name.strip()),
+        "progress": False if quiet or jobs > 1 else None,
+        "threads": worker_threads(jobs) if jobs > 1 else None,
+    }
+    planned = plan_jobs(videos, output, recursive)
+    index, count = parse_shard(shard) if shard else shard_from_environment()
+    planned = shard_jobs(planned, index, count)
+    single = len(planned) == 1 and not any(video.is_dir() for video in videos)
+
+    def reported(job: Job, document: Optional[dict], error: Optional[VidaestheticError]) -> None:
+        if error is not None:
+            if not single:
+                click.echo(f"vidaesthetic: error: {error}", err=True)
+        elif as_json:
             click.echo(json.dumps(document, indent=2))
         else:
-            _summarise(document, out_dir)
-    if failures:
-        _fail(f"{len(failures)} of {len(videos)} videos failed", max(error.exit_code for error in failures))
+            _summarise(document, job.out_dir)
 
-
-def _output_dir(video: Path, output: Optional[Path], several: bool) -> Path:
-    default = Path(f"{video.stem}_spots")
-    if output is None:
-        return default
-    return output / video.stem if several else output
+    work = functools.partial(spots_job, settings=settings)
+    report = run_jobs(planned, work, settings_digest(settings), parallel=jobs, force=force, on_result=reported)
+    if single and report.failed:
+        raise report.failed[0][1]
+    if not single:
+        click.echo(f"vidaesthetic: {report.summary()} (of {len(planned)} videos"
+                   f"{f' in share {index}/{count}' if count > 1 else ''})", err=True)
+    if report.failed:
+        _fail(f"{len(report.failed)} of {len(planned)} videos failed",
+              max(error.exit_code for _, error in report.failed))
 
 
 def _summarise(document: dict, out_dir: Path) -> None:
@@ -361,3 +374,32 @@ def explain(target: str, output: Optional[Path], weights: Optional[Path], device
     model = load_model(DEFAULT_MODEL, weights=weights, device=device, precision="fp32")
     save_overlay(frame, guided_saliency(model, frame), output, title=f"{description} - {model.name}")
     click.echo(str(output), err=True)
+
+
+@main.command()
+@click.argument("source", metavar="VIDEO_OR_STREAM")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("best.jpg"), show_default=True,
+              help="Image to write: .jpg, .png or .webp.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this many seconds (for live sources that do not end).")
+@click.option("--smoothing", type=click.FloatRange(min=0), default=0.3, show_default=True,
+              help="Kalman time constant in seconds (0: none).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="Seconds without data after which a stream has stalled.")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="Weights file (.safetensors) of the learned model.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+def best(source: str, output: Path, duration: Optional[float], smoothing: float, timeout: float,
+         weights: Optional[Path], device: str) -> None:
+    """Save the single best frame of a short capture (the paper's "best handy shot").
+
+    VIDEO_OR_STREAM is a video file, a URL (rtsp://, http(s)://, udp://,
+    tcp://), '-' for stdin, a named pipe, or a webcam (/dev/video0, webcam:0).
+    """
+    if output.suffix.lower() not in SHOT_FORMATS:
+        raise InputError(f"unsupported image format {output.suffix!r}; use one of {', '.join(SHOT_FORMATS)}", output)
+    check_output_directory(output.parent)
+    model = load_model(weights=weights, device=device)
+    shot = best_frame(source, model, time_constant=smoothing, duration=duration, read_timeout=timeout)
+    save_best(shot, output)
+    click.echo(f"{output}  {format_timecode(shot.time)}  score {shot.score:.4g}", err=True)

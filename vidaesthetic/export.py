@@ -48,6 +48,7 @@ def save_spots(
     selection: Optional[Dict[str, Any]] = None,
     backend: str = "auto",
     markers: Sequence[str] = (),
+    settings: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Write key frames, ``spots.json``, ``scores.csv``, ``scores.json`` and the curve plot.
 
@@ -64,6 +65,7 @@ def save_spots(
         selection: how the spots were chosen, recorded in ``spots.json``.
         backend: decoder when ``video`` is a path.
         markers: editor/player exports to add, from ``MARKER_FORMATS`` (edl, vtt, otio, chapters).
+        settings: the run's settings as text, recorded so a batch can tell a finished video.
 
     Returns:
         The ``spots.json`` document.
@@ -83,6 +85,7 @@ def save_spots(
             curve.write(outputs, SCORES_FILE)
             _write_csv(curve, outputs.reserve(CSV_FILE))
             document = spots_document(curve, spots, selection)
+            document["settings"] = settings
             document["files"] = {"curve": curve_name, "scores": SCORES_FILE, "csv": CSV_FILE}
             document["files"]["markers"] = write_markers(spots, curve.video, markers, outputs)
             with open(outputs.reserve(SPOTS_FILE), "w", encoding="utf-8") as handle:
@@ -128,6 +131,7 @@ def spots_document(curve: ScoreCurve, spots: Sequence[Spot], selection: Optional
         "vidaesthetic": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "video": curve.video.to_dict(),
+        "source": curve.source,
         "model": curve.model,
         "sampling": curve.sampling,
         "smoothing": curve.smoothing,

@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Union
 
+import torch
+
+from .atomic import check_output_directory
+from .batch import Job, settings_digest
 from .errors import PathLike
 from .export import SCORES_FILE, save_spots
 from .fast import score_video_fast
@@ -14,10 +18,10 @@ from .smoothing import DEFAULT_TIME_CONSTANT, smooth
 from .spots import (
     DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_GAP, DEFAULT_MIN_PROMINENCE, automatic_count, find_spots, selection_parameters,
 )
+from .video import Sampling, VideoSource, open_video
 
 CANDIDATE_POOL = 3
 """Candidates embedded per spot wanted, for the near-duplicate check."""
-from .video import Sampling, VideoSource, open_video
 
 
 def extract_spots(
@@ -38,6 +42,7 @@ def extract_spots(
     plot_format: str = "png",
     fast: bool = False,
     markers: Sequence[str] = (),
+    settings: Optional[str] = None,
     progress: Optional[bool] = None,
 ) -> Dict[str, Any]:
     """Find a video's best spots and write them with their record and plot to ``out_dir``.
@@ -70,8 +75,27 @@ def extract_spots(
         selection = selection_parameters(curve, top, min_gap, min_prominence, per_shot, max_similarity)
         return save_spots(
             source, curve, spots, out_dir, image_format=image_format, plot_format=plot_format, selection=selection,
-            markers=markers,
+            markers=markers, settings=settings,
         )
     finally:
         if source is not video:
             source.close()
+
+
+_models: Dict[str, AestheticModel] = {}
+
+
+def spots_job(job: Job, settings: Dict[str, Any]) -> Dict[str, Any]:
+    """One video of a batch: the video is opened first (bad input fails before any model
+    work), then the model, loaded once per process, scores it (see :mod:`vidaesthetic.batch`)."""
+    options = dict(settings)
+    model_options = options.pop("model")
+    threads = options.pop("threads", None)
+    if threads:
+        torch.set_num_threads(threads)
+    check_output_directory(job.out_dir)
+    with open_video(job.video, backend=options.pop("backend")) as source:
+        key = settings_digest(model_options)
+        if key not in _models:
+            _models[key] = load_model(**model_options)
+        return extract_spots(source, job.out_dir, _models[key], settings=settings_digest(settings), **options)
