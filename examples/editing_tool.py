@@ -1,24 +1,31 @@
-"""How an editing tool uses vidaesthetic: score a clip, get its best moments as markers.
+"""How an editing tool uses vidaesthetic: score a clip, get its best moments, write timeline markers.
 
-    python examples/editing_tool.py clip.mp4
+    python examples/editing_tool.py clip.mp4 [markers_folder]
 """
 
 import sys
+from pathlib import Path
 
 import vidaesthetic as va
+from vidaesthetic.atomic import OutputSet
+from vidaesthetic.markers import write_markers
 
 
 def best_moments(path: str, count: int = 5):
-    """(timecode, seconds, score) of the best ``count`` moments, best first."""
-    model = va.load_model()  # the default model; pass a name to choose
+    """The clip's info, its smoothed score curve and its best ``count`` moments, best first."""
+    model = va.load_model()  # the paper's model when installed, else the baseline
     with va.open_video(path) as video:
-        print(f"{video.info.width}x{video.info.height}, {video.info.duration:.1f} s, {video.info.fps:.2f} fps")
         curve = va.score_video(video, model, sampling=va.Sampling(fps=10))  # 10 frames/s is plenty
     curve = va.smooth(curve, time_constant=1.0)
-    spots = va.find_spots(curve, top=count, min_gap=3.0)
-    return [(spot.timecode, spot.time, spot.score) for spot in spots]
+    return curve, va.find_spots(curve, top=count, min_gap=3.0)
 
 
 if __name__ == "__main__":
-    for timecode, seconds, score in best_moments(sys.argv[1]):
-        print(f"marker at {timecode} ({seconds:.3f} s), score {score:.3f}")
+    curve, spots = best_moments(sys.argv[1])
+    info = curve.video
+    print(f"{info.width}x{info.height}, {info.duration:.1f} s, {info.fps:.3f} fps, model {curve.model['name']}")
+    for spot in spots:
+        print(f"#{spot.rank} marker at {spot.timecode} ({spot.time:.3f} s), shot {spot.shot}, score {spot.score:.3f}")
+    if len(sys.argv) > 2:
+        with OutputSet(Path(sys.argv[2])) as outputs:  # all files appear together, or none
+            print("wrote", write_markers(spots, info, ["edl", "vtt", "chapters"], outputs))
