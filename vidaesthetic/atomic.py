@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 from .errors import OutputError, PathLike
+from .locks import folder_lock
 
 TEMP_SUFFIX = ".vidaesthetic-tmp"
 
@@ -48,7 +49,9 @@ class OutputSet:
 
     Use as a context manager: files reserved with :meth:`reserve` are renamed
     to their final names when the block ends normally, and removed (with the
-    directory, if this set created it) when it raises.
+    directory, if this set created it) when it raises. While the block runs
+    it holds the directory's lock (see :mod:`vidaesthetic.locks`), so two
+    processes writing into one folder take turns and never mix their files.
     """
 
     def __init__(self, directory: PathLike) -> None:
@@ -58,13 +61,18 @@ class OutputSet:
 
     def __enter__(self) -> "OutputSet":
         self._make_directory()
+        self._lock = folder_lock(self.directory)
+        self._lock.__enter__()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.discard()
+        try:
+            if exc_type is None:
+                self.commit()
+            else:
+                self.discard()
+        finally:
+            self._lock.__exit__(None, None, None)
 
     def _make_directory(self) -> None:
         check_output_directory(self.directory)

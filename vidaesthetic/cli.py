@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -36,6 +37,16 @@ from .video import BACKENDS, Sampling, open_video
 
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
+_NOTHING_WRITTEN = "nothing was written for the unfinished work"
+_INTERRUPTED = {
+    "spots": "the video being processed left no outputs (finished videos are kept; run again to go on)",
+    "weights": "the partial download is kept and resumes on the next `vidaesthetic weights fetch`",
+}
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM is handled like Ctrl-C: unwind, discard unfinished outputs, say so."""
+    raise KeyboardInterrupt
 
 
 def _fail(message: str, code: int) -> None:
@@ -55,7 +66,8 @@ class _Commands(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(EXIT_BROKEN_PIPE)
         except KeyboardInterrupt:
-            click.echo("vidaesthetic: interrupted; no outputs were written for the unfinished video", err=True)
+            click.echo(f"vidaesthetic: interrupted; {_INTERRUPTED.get(ctx.invoked_subcommand, _NOTHING_WRITTEN)}",
+                       err=True)
             sys.exit(EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
@@ -117,6 +129,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     """Find the most aesthetically pleasing moments of a video."""
     ctx.obj = {"debug": debug}
     _log_to_stderr()
+    signal.signal(signal.SIGTERM, _terminate)
 
 
 class _LowercaseLevel(logging.Formatter):

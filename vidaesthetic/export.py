@@ -78,7 +78,7 @@ def save_spots(
     source = video if isinstance(video, VideoSource) else open_video(video, backend=backend)
     try:
         with OutputSet(out_dir) as outputs:
-            clean_stale_temporaries(out_dir)
+            clean_stale_temporaries(out_dir)  # safe: the set holds the folder's lock
             thumbnails = _write_key_frames(source, spots, outputs, image_format)
             curve_name = f"curve.{plot_format}"
             write_figure(plot_curve(curve, spots, thumbnails=thumbnails), outputs, curve_name)

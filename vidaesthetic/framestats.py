@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -38,7 +37,7 @@ class FrameMeasures:
     def __init__(self) -> None:
         self._previous: Optional[torch.Tensor] = None
 
-    def __call__(self, frames: torch.Tensor) -> Dict[str, np.ndarray]:
+    def __call__(self, frames: torch.Tensor) -> Dict[str, torch.Tensor]:
         luma = luminance(frames)
         laplacian = (luma[:, :-2, 1:-1] + luma[:, 2:, 1:-1] + luma[:, 1:-1, :-2] + luma[:, 1:-1, 2:]
                      - 4 * luma[:, 1:-1, 1:-1])
@@ -51,4 +50,4 @@ class FrameMeasures:
             "sharpness": laplacian.flatten(1).var(dim=1),
             "change": (thumbnails - previous).abs().mean(dim=(1, 2)),
         }
-        return {name: value.float().cpu().numpy() for name, value in measured.items()}
+        return {name: value.float().cpu() for name, value in measured.items()}

@@ -91,11 +91,11 @@ def _score(
 ) -> ScoreCurve:
     device = model.device
     pin = device.type == "cuda"
-    times: List[np.ndarray] = []
-    indices: List[np.ndarray] = []
-    scores: List[np.ndarray] = []
+    # Per-frame values go into plain lists: many small arrays kept between the
+    # large transient buffers of each batch fragment the heap until memory
+    # grows with the video's length.
+    columns: Dict[str, List[float]] = {name: [] for name in ("times", "indices", "raw", *MEASURES)}
     measure = FrameMeasures()
-    measures: Dict[str, List[np.ndarray]] = {name: [] for name in MEASURES}
     embeddings: List[np.ndarray] = []
 
     def decoded():
@@ -117,25 +117,25 @@ def _score(
             frames = batch.frames.to(device, non_blocking=pin)
             with model.autocast():
                 embedding = model.embed(frames)
-            scores.append(torch.linalg.vector_norm(embedding.float(), dim=1).cpu().numpy())
+            columns["raw"].extend(torch.linalg.vector_norm(embedding.float(), dim=1).tolist())
             for name, values in measure(frames).items():
-                measures[name].append(values)
+                columns[name].extend(values.tolist())
             if keep_embeddings:
                 embeddings.append(embedding.to(torch.float16).cpu().numpy())
-            times.append(batch.times)
-            indices.append(batch.indices)
+            columns["times"].extend(batch.times.tolist())
+            columns["indices"].extend(batch.indices.tolist())
             bar.update(len(batch))
-    if not times:
+    if not columns["times"]:
         if part["spans"] is not None:
             raise InputError(f"no frames in the spans {part['spans']}", source.info.path)
         raise VideoError("has no decodable video frames", source.info.path)
     if source.corrupt_frames:
         log.warning("%s: skipped %d corrupt packet(s)", source.info.path, source.corrupt_frames)
     return ScoreCurve(
-        times=np.concatenate(times),
-        indices=np.concatenate(indices),
-        raw=np.concatenate(scores).astype(np.float64),
-        **{name: np.concatenate(values) for name, values in measures.items()},
+        times=np.asarray(columns["times"], dtype=np.float64),
+        indices=np.asarray(columns["indices"], dtype=np.int64),
+        raw=np.asarray(columns["raw"], dtype=np.float64),
+        **{name: np.asarray(columns[name], dtype=np.float32) for name in MEASURES},
         video=source.info,
         model=model.describe(),
         sampling=sampling.describe(),

@@ -23,6 +23,7 @@ from .base import AestheticModel
 from .baseline import BaselineModel
 from .slim_resnet import AestheticResNet
 from .weights import load_weights
+from ..locks import folder_lock
 
 log = logging.getLogger("vidaesthetic")
 
@@ -64,13 +65,20 @@ def fetch_release(force: bool = False, progress: Optional[bool] = None) -> Path:
     Downloads resume after an interruption; only verified files are converted,
     and the weights file appears only once conversion has succeeded.
     """
-    from ..download import download
-
     destination = cached_weights_path()
     if destination.is_file() and not force:
         return destination
     folder = cache_dir() / "downloads" / release.COMMIT[:12]
     _writable(folder)
+    with folder_lock(folder):  # a second fetch waits, then finds the weights there
+        if destination.is_file() and not force:
+            return destination
+        return _fetch_into(folder, destination, progress)
+
+
+def _fetch_into(folder: Path, destination: Path, progress: Optional[bool]) -> Path:
+    from ..download import download
+
     for name, expected in release.FILES.items():
         download(release.base_url() + name, folder / name, git_blob=expected.git_blob, size=expected.size,
                  progress=progress)
