@@ -226,3 +226,10 @@ def test_best_handy_shot_command(tmp_path, bsk_video):
     assert "00:00:01." in result.output  # the sharp second
     bad = CliRunner().invoke(main, ["best", str(bsk_video), "-o", str(tmp_path / "best.gif")])
     assert bad.exit_code == 2 and not (tmp_path / "best.gif").exists()
+
+
+def test_videos_with_the_same_stem_get_their_own_folders(tmp_path):
+    from vidaesthetic.batch import plan_jobs
+
+    jobs = plan_jobs([tmp_path / "a.mkv", tmp_path / "a.ts", tmp_path / "b.mp4"], tmp_path / "out")
+    assert [job.out_dir.name for job in jobs] == ["a.mkv", "a.ts", "b"]

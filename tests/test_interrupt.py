@@ -4,7 +4,6 @@ import functools
 import http.server
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys

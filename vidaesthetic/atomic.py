@@ -7,6 +7,7 @@ failed or interrupted run never leaves a file that looks finished.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -16,6 +17,9 @@ from .errors import OutputError, PathLike
 from .locks import folder_lock
 
 TEMP_SUFFIX = ".vidaesthetic-tmp"
+
+# Errors that say the output location cannot take the files: the user's to fix, not a bug.
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 def _file_mode() -> int:
@@ -71,6 +75,8 @@ class OutputSet:
                 self.commit()
             else:
                 self.discard()
+                if isinstance(exc, OSError) and exc.errno in _NO_ROOM:
+                    raise OutputError(f"cannot write ({exc.strerror})", self.directory) from None
         finally:
             self._lock.__exit__(None, None, None)
 

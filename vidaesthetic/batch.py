@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from .curve import file_fingerprint
 from .errors import InputError, PathLike, VidaestheticError
 from .export import SPOTS_FILE
+from .isolation import run_isolated
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
                   ".wmv", ".flv", ".3gp", ".ogv"}
@@ -65,7 +68,14 @@ def plan_jobs(inputs: Sequence[PathLike], output: Optional[PathLike] = None, rec
             raise InputError(f"no video files here{'' if recursive else ' (use --recursive for subfolders)'}", folder)
         root = Path(output) if output is not None else Path(f"{folder.resolve().name}_spots")
         jobs.extend(Job(video, root / video.relative_to(folder).with_suffix("")) for video in videos)
-    return jobs
+    return _distinct_folders(jobs)
+
+
+def _distinct_folders(jobs: List[Job]) -> List[Job]:
+    """Videos that would share a folder (``a.mkv`` and ``a.ts``) keep their suffix in its name."""
+    folders = [job.out_dir for job in jobs]
+    return [Job(job.video, job.out_dir.with_name(job.video.name)) if folders.count(job.out_dir) > 1 else job
+            for job in jobs]
 
 
 def _videos_in(folder: Path, recursive: bool) -> List[Path]:
@@ -118,12 +128,19 @@ def already_done(job: Job, settings: str) -> bool:
 
 
 def run_jobs(jobs: Sequence[Job], work: Callable[[Job], Any], settings: str, parallel: int = 1, force: bool = False,
-             on_result: Optional[Callable[[Job, Any, Optional[VidaestheticError]], None]] = None) -> BatchReport:
+             on_result: Optional[Callable[[Job, Any, Optional[VidaestheticError]], None]] = None,
+             isolate: bool = False) -> BatchReport:
     """Run ``work`` on every job not already done with ``settings``, ``parallel`` at a time, collecting failures.
 
-    ``work`` must be picklable (a module-level function or a partial of one)
-    when ``parallel`` > 1: it runs in other processes. ``on_result`` is told
-    of each outcome as it comes.
+    With ``parallel`` > 1, or ``isolate``, jobs run in worker processes, so
+    a decoder that crashes its process (a segfault on a damaged file) fails
+    only its own video, with a :class:`VideoError`: the jobs that were
+    running when a worker died are rerun one by one in processes of their
+    own to tell which one crashed, and the rest go on in a new pool.
+    ``work`` must then be picklable (a module-level function or a partial
+    of one). With ``parallel`` == 1 and no ``isolate``, jobs run in this
+    process: no process overhead, but a crash ends the run. ``on_result``
+    is told of each outcome as it comes.
     """
     report = BatchReport()
     pending = []
@@ -138,20 +155,46 @@ def run_jobs(jobs: Sequence[Job], work: Callable[[Job], Any], settings: str, par
         if on_result is not None:
             on_result(job, result, error)
 
-    if parallel <= 1:
+    if parallel <= 1 and not isolate:
         for job in pending:
             try:
                 record(job, work(job), None)
             except VidaestheticError as error:
                 record(job, None, error)
         return report
-    with ProcessPoolExecutor(max_workers=parallel, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(work, job): job for job in pending}
-        for future in as_completed(futures):
+    queue = deque(pending)
+    parallel = max(1, parallel)
+    while queue:
+        # At most ``parallel`` jobs are submitted at once, so when a worker dies only those are suspects.
+        suspects: List[Job] = []
+        with ProcessPoolExecutor(max_workers=parallel, mp_context=get_context("spawn")) as pool:
+            running: Dict[Future, Job] = {}
+            broken = False
+            while running or (queue and not broken):
+                while queue and not broken and len(running) < parallel:
+                    try:
+                        future = pool.submit(work, queue[0])
+                    except BrokenProcessPool:  # a worker died between jobs: go on in a new pool
+                        broken = True
+                        break
+                    running[future] = queue.popleft()
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        record(job, future.result(), None)
+                    except VidaestheticError as error:
+                        record(job, None, error)
+                    except BrokenProcessPool:
+                        suspects.append(job)
+                        broken = True
+        for job in suspects:
             try:
-                record(futures[future], future.result(), None)
+                record(job, run_isolated(work, job, what="processing it", path=job.video), None)
             except VidaestheticError as error:
-                record(futures[future], None, error)
+                record(job, None, error)
     return report
 
 

@@ -169,12 +169,15 @@ def _log_to_stderr() -> None:
 @click.option("--force", is_flag=True, help="Process videos whose results are already there too.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Videos processed in parallel (processes).")
+@click.option("--isolate", is_flag=True,
+              help="Run each video in a worker process, so a decoder crash fails only that video "
+                   "(always so with --jobs 2 or more).")
 @click.option("--shard", default=None, metavar="I/N",
               help="Process only share I of N (0-based); under torchrun RANK/WORLD_SIZE are used.")
 @scoring_options
 def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], min_gap: float, image_format: str,
           plot_format: str, as_json: bool, fast: bool, per_shot: Optional[int], max_similarity: float,
-          export_formats: str, recursive: bool, force: bool, jobs: int, shard: Optional[str],
+          export_formats: str, recursive: bool, force: bool, jobs: int, isolate: bool, shard: Optional[str],
           model_name: Optional[str], weights: Optional[Path], precision: str, compile_model: bool, device: str,
           batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float], smoothing: float,
           quiet: bool) -> None:
@@ -209,7 +212,8 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
             _summarise(document, job.out_dir)
 
     work = functools.partial(spots_job, settings=settings)
-    report = run_jobs(planned, work, settings_digest(settings), parallel=jobs, force=force, on_result=reported)
+    report = run_jobs(planned, work, settings_digest(settings), parallel=jobs, force=force, on_result=reported,
+                      isolate=isolate)
     if single and report.failed:
         raise report.failed[0][1]
     if not single:

@@ -131,17 +131,19 @@ def _score(
         raise VideoError("has no decodable video frames", source.info.path)
     if source.corrupt_frames:
         log.warning("%s: skipped %d corrupt packet(s)", source.info.path, source.corrupt_frames)
+    # Streams with non-monotonic timestamps present frames out of order: a curve is in time order.
+    order = np.argsort(np.asarray(columns["times"]), kind="stable")
     return ScoreCurve(
-        times=np.asarray(columns["times"], dtype=np.float64),
-        indices=np.asarray(columns["indices"], dtype=np.int64),
-        raw=np.asarray(columns["raw"], dtype=np.float64),
-        **{name: np.asarray(columns[name], dtype=np.float32) for name in MEASURES},
+        times=np.asarray(columns["times"], dtype=np.float64)[order],
+        indices=np.asarray(columns["indices"], dtype=np.int64)[order],
+        raw=np.asarray(columns["raw"], dtype=np.float64)[order],
+        **{name: np.asarray(columns[name], dtype=np.float32)[order] for name in MEASURES},
         video=source.info,
         model=model.describe(),
         sampling=sampling.describe(),
         source={**fingerprint, "backend": source.backend},
         corrupt_frames=source.corrupt_frames,
-        embeddings=np.concatenate(embeddings) if keep_embeddings else None,
+        embeddings=np.concatenate(embeddings)[order] if keep_embeddings else None,
     )
 
 

@@ -79,12 +79,15 @@ def transition_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
     transition = np.zeros(len(curve), dtype=bool)
     for cut_time in curve.times[cut_frames(curve)]:
         transition |= np.abs(curve.times - cut_time) <= CUT_MARGIN
-    for shot in np.unique(shots[shots >= 0]):
+    ids = np.unique(shots[shots >= 0])
+    # A short shot is a flash only next to a longer one: a video short throughout still has spots.
+    longest = max((np.ptp(curve.times[shots == shot]) for shot in ids), default=0.0)
+    for shot in ids:
         members = shots == shot
         typical = np.median(curve.luma_std[members])
         transition |= members & (curve.luma_std < FADE_RATIO * typical)
         times = curve.times[members]
-        if len(times) > 1 and times[-1] - times[0] < MIN_SHOT:
+        if len(times) > 1 and times[-1] - times[0] < MIN_SHOT <= longest:
             transition |= members
     return transition
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Iterator, Optional, Sequence, Tuple
-
-import av
 
 import numpy as np
 import torch
 
 from ..errors import VideoError
 from .geometry import before_rotation, rotate_array, rotate_batch
-from .pyav_backend import probe
+from .pyav_backend import open_container, probe
 from .source import VideoSource
 from .types import FrameBatch, Sampling, Span, VideoInfo, in_spans
 
@@ -25,7 +24,7 @@ class DecordSource(VideoSource):
     def __init__(self, path: str, info: Optional[VideoInfo] = None) -> None:
         super().__init__(info or probe(path))
         self.path = path
-        with av.open(path) as container:
+        with open_container(path) as container:
             if len(container.streams.video) > 1:
                 raise VideoError(
                     "has several video streams and decord cannot choose the first; use --backend pyav", path
@@ -34,11 +33,21 @@ class DecordSource(VideoSource):
     def _reader(self, width: int = -1, height: int = -1):
         import decord
 
-        try:
+        with self._errors():
             return decord.VideoReader(self.path, ctx=decord.cpu(0), width=width, height=height)
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """decord's failures on this file (opening or decoding) as one clear :class:`VideoError`."""
+        import decord
+
+        try:
+            yield
         except decord.DECORDError as exc:
-            reason = re.sub(r"^(\[[^]]*\] )?\S+: (\[[^]]*\] )?", "", str(exc).splitlines()[0])
-            raise VideoError(f"decord cannot read it ({reason}); use --backend pyav", self.path) from None
+            lines = str(exc).strip().splitlines()
+            reason = re.sub(r"^(\[[^]]*\] )?\S+: (\[[^]]*\] )?", "", lines[-1] if lines else "")
+            raise VideoError(f"decord cannot decode it ({reason.strip() or 'decoder error'}); use --backend pyav",
+                             self.path) from None
 
     def _timestamps(self, reader) -> np.ndarray:
         """Presentation times of every frame, refusing the nonsense decord reports for some containers."""
@@ -67,7 +76,8 @@ class DecordSource(VideoSource):
                             dtype=np.int64)
         for begin in range(0, len(chosen), batch_size):
             indices = chosen[begin : begin + batch_size]
-            pixels = torch.from_numpy(reader.get_batch(indices.tolist()).asnumpy())
+            with self._errors():
+                pixels = torch.from_numpy(reader.get_batch(indices.tolist()).asnumpy())
             frames = rotate_batch(pixels.permute(0, 3, 1, 2), turns)
             yield FrameBatch(frames, indices, times[indices])
 
@@ -78,5 +88,6 @@ class DecordSource(VideoSource):
         stamps = self._timestamps(reader)
         for target in sorted(set(float(t) for t in times)):
             index = int(np.argmin(np.abs(stamps - target)))
-            picture = reader[index].asnumpy()
+            with self._errors():
+                picture = reader[index].asnumpy()
             yield float(stamps[index]), rotate_array(picture, turns)
