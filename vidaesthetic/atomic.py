@@ -48,6 +48,19 @@ def check_output_directory(directory: PathLike) -> None:
         raise OutputError("output directory is not writable", directory)
 
 
+def make_writable_directory(folder: PathLike, what: str = "output directory", hint: str = "") -> Path:
+    """Create ``folder`` if needed and check that this process can write there (else :class:`OutputError`)."""
+    folder = Path(folder)
+    suffix = f"; {hint}" if hint else ""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create the {what} ({error.strerror}){suffix}", folder) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"the {what} is not writable{suffix}", folder)
+    return folder
+
+
 class OutputSet:
     """A group of output files committed together.
 

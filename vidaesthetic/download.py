@@ -21,6 +21,7 @@ from typing import BinaryIO, Optional
 
 from tqdm import tqdm
 
+from .atomic import make_writable_directory
 from .errors import OutputError, PathLike, VidaestheticError
 
 PART_SUFFIX = ".part"
@@ -138,13 +139,7 @@ def _write(out: BinaryIO, chunk: bytes, part: Path) -> None:
 def _ensure_writable(destination: Path) -> None:
     if destination.is_dir():
         raise OutputError("download destination is a directory", destination)
-    directory = destination.parent
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create download directory ({exc.strerror})", directory) from None
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise OutputError("download directory is not writable", directory)
+    make_writable_directory(destination.parent, "download directory")
 
 
 def _mismatch(path: Path, git_blob: Optional[str], size: Optional[int]) -> Optional[str]:

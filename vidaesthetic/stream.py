@@ -42,7 +42,7 @@ from .shots import MAX_LUMA, MIN_LUMA, MIN_LUMA_STD
 from .smoothing import CausalSmoother
 from .video import Sampling
 from .video.geometry import before_rotation, display_size, rotate_array
-from .video.pyav_backend import _ffmpeg_reason, first_video_stream
+from .video.pyav_backend import ffmpeg_reason, first_video_stream
 
 log = logging.getLogger("vidaesthetic")
 
@@ -446,7 +446,7 @@ class _Decoder:
             return self._timed_out(self.reader.stalled_after)
         if isinstance(exc, av.ExitError):  # PyAV's deadline for FFmpeg's own reads
             return self._timed_out(self.timeouts[1] if self.opened else self.timeouts[0])
-        reason = _ffmpeg_reason(exc)
+        reason = ffmpeg_reason(exc)
         if self.reader is not None and isinstance(exc, av.InvalidDataError):
             reason += "; a pipe needs a streamable container such as MPEG-TS or Matroska"
         return VideoError(f"cannot be {'read' if self.opened else 'opened'} ({reason})", self.label)

@@ -17,12 +17,13 @@ from typing import List, Optional
 import torch
 
 from ..devices import resolve_device
-from ..errors import InputError, ModelError, OutputError, PathLike, VidaestheticError
+from ..errors import InputError, ModelError, PathLike, VidaestheticError
 from . import release
 from .base import AestheticModel
 from .baseline import BaselineModel
 from .slim_resnet import AestheticResNet
 from .weights import load_weights
+from ..atomic import make_writable_directory
 from ..locks import folder_lock
 
 log = logging.getLogger("vidaesthetic")
@@ -111,12 +112,7 @@ def import_release(location: PathLike, mean_image: Optional[PathLike] = None) ->
 
 
 def _writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create the weights cache ({error.strerror}); set {CACHE_ENVIRONMENT}", folder) from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"the weights cache is not writable; set {CACHE_ENVIRONMENT}", folder)
+    make_writable_directory(folder, "weights cache", f"set {CACHE_ENVIRONMENT} to another folder")
 
 
 def _learned_weights(explicit: bool) -> Optional[Path]:

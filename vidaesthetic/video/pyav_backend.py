@@ -34,10 +34,10 @@ def open_container(path: str) -> "av.container.InputContainer":
     try:
         return av.open(path, metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise VideoError(f"not a readable video ({_ffmpeg_reason(exc)})", path) from None
+        raise VideoError(f"not a readable video ({ffmpeg_reason(exc)})", path) from None
 
 
-def _ffmpeg_reason(exc: BaseException) -> str:
+def ffmpeg_reason(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return str(text).strip().rstrip(".") or type(exc).__name__
 
@@ -171,7 +171,7 @@ def first_frame(container, stream, path: str) -> "av.VideoFrame":
             except av.FFmpegError:
                 continue
     except av.FFmpegError as exc:
-        raise VideoError(f"cannot be read ({_ffmpeg_reason(exc)})", path) from None
+        raise VideoError(f"cannot be read ({ffmpeg_reason(exc)})", path) from None
     raise VideoError("has no decodable video frames", path)
 
 
@@ -204,7 +204,7 @@ class PyAVSource(VideoSource):
                     continue
                 yield from frames
         except av.FFmpegError as exc:
-            raise VideoError(f"cannot be read ({_ffmpeg_reason(exc)})", self.path) from None
+            raise VideoError(f"cannot be read ({ffmpeg_reason(exc)})", self.path) from None
 
     def batches(
         self,
