@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import os
-import re
 import shutil
 import signal
 import socket
@@ -14,6 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import List, Optional
 
 import pytest
@@ -33,7 +33,8 @@ class Behaviour:
     payload: bytes = PAYLOAD
     fail_with: List[int] = field(default_factory=list)  # statuses to answer, one per request, before serving
     drop_after: Optional[int] = None  # send this many body bytes, then close the connection (once)
-    interrupt_after: Optional[int] = None  # send this many body bytes, then SIGINT the main thread (once)
+    interrupt_after: Optional[int] = None  # send this many body bytes, then SIGINT the main thread (once) ...
+    saved: Optional[Path] = None  # ... as soon as the client has saved some of them here
     corrupt: bool = False
     ignore_range: bool = False
     ranges: List[Optional[str]] = field(default_factory=list)  # Range header of each request seen
@@ -69,7 +70,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body[: state.interrupt_after])
             self.wfile.flush()
             state.interrupt_after = None
-            time.sleep(0.2)  # let the client write what it got before the interrupt lands
+            deadline = time.monotonic() + 60  # however busy the machine
+            while not (state.saved.exists() and state.saved.stat().st_size) and time.monotonic() < deadline:
+                time.sleep(0.01)
             signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
             state.release.wait(5)
             return
@@ -161,10 +164,10 @@ def test_refused_connection_fails_quickly(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/weights.bin"
-    started = time.monotonic()
-    with pytest.raises(DownloadError, match=re.escape(f"cannot download {url} (")):
+    with pytest.raises(DownloadError) as raised:
         fetch(url, tmp_path / "weights.bin")
-    assert time.monotonic() - started < 2
+    assert str(raised.value).startswith(f"cannot download {url} (") and "refused" in str(raised.value)
+    assert "attempts" not in str(raised.value)  # not retried: offline, retries only delay the fallback
 
 
 def test_transient_server_error_is_retried(server, tmp_path):
@@ -214,17 +217,18 @@ def test_complete_partial_is_verified_after_416(server, tmp_path):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs pthread_kill")
 def test_keyboard_interrupt_keeps_only_the_partial(server, tmp_path):
-    server.behaviour.interrupt_after = 50_000
     destination = tmp_path / "weights.bin"
     part = tmp_path / ("weights.bin" + PART_SUFFIX)
+    server.behaviour.interrupt_after, server.behaviour.saved = 50_000, part
     with pytest.raises(KeyboardInterrupt):
         fetch(server.url, destination, git_blob=PAYLOAD_BLOB)
     assert not destination.exists()
-    assert part.read_bytes() == PAYLOAD[:50_000]
+    kept = part.read_bytes()
+    assert 0 < len(kept) <= 50_000 and PAYLOAD.startswith(kept)  # what had arrived, however much
     server.behaviour.release.set()
     fetch(server.url, destination, git_blob=PAYLOAD_BLOB)
     assert destination.read_bytes() == PAYLOAD
-    assert server.behaviour.ranges[-1] == "bytes=50000-"
+    assert server.behaviour.ranges[-1] == f"bytes={len(kept)}-"
 
 
 def test_unwritable_destination_is_an_output_error(server, tmp_path):

@@ -1,4 +1,4 @@
-"""Damaged videos fail cleanly, and a decoder crash fails only its own file.
+"""Damaged videos fail cleanly, a decoder crash fails only its own file, and a decoder that cannot load is one line.
 
 The fuzz test mutates the bytes of small generated videos at random and
 decodes each mutant in a child process (:func:`check_decodable`): the
@@ -20,13 +20,16 @@ from pathlib import Path
 from typing import Dict, Set, Tuple
 
 import pytest
+from click.testing import CliRunner
 
 import crashers
 from media import textured, write_video
 from vidaesthetic.batch import Job, run_jobs
+from vidaesthetic.cli import main
 from vidaesthetic.errors import VidaestheticError, VideoError
 from vidaesthetic.isolation import ChildTraceback, DecodeCheck, check_decodable, run_isolated
 from vidaesthetic.video import BACKENDS, available_backends
+from vidaesthetic.video import open as video_open
 
 CASES = int(os.environ.get("VIDAESTHETIC_FUZZ_CASES", "40"))
 SEED = int(os.environ.get("VIDAESTHETIC_FUZZ_SEED", "0"))
@@ -126,6 +129,21 @@ def test_a_damaged_video_decodes_or_fails_with_one_clear_line(sources, tmp_path_
     except Exception as error:
         pytest.fail(f"{reproducer}: {type(error).__name__} escaped: {error}\n{error.__cause__ or ''}", pytrace=False)
     path.unlink()
+
+
+def test_a_decoder_that_cannot_load_is_one_clear_line(sources, tmp_path, monkeypatch):
+    """Never skipped: torchcodec imports without FFmpeg's libraries and fails only when it loads them."""
+    def cannot_load():
+        raise RuntimeError("Could not load libtorchcodec. Likely causes:\n  1. FFmpeg is not properly installed")
+
+    monkeypatch.setitem(video_open._LOADS, "torchcodec", cannot_load)
+    (tmp_path / "clip.mp4").write_bytes(sources["h264.mp4"])
+    result = CliRunner().invoke(main, ["spots", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "out"), "-q",
+                                       "--backend", "torchcodec"])
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and "the torchcodec backend is not available" in lines[0], lines
+    assert not (tmp_path / "out").exists()
 
 
 def test_an_undamaged_video_decodes_whole_in_a_child(sources, tmp_path):

@@ -132,14 +132,27 @@ def slow_release(tmp_path, monkeypatch):
 
 
 def test_interrupted_fetch_resumes_and_concurrent_fetches_agree(slow_release, monkeypatch):
-    from vidaesthetic.models import fetch_release, read_metadata
+    from vidaesthetic.download import PART_SUFFIX
+    from vidaesthetic.models import fetch_release, read_metadata, release
     from vidaesthetic.models.registry import cache_dir, cached_weights_path
 
     parts = cache_dir() / "downloads"
-    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    result = CliRunner().invoke(main, ["weights", "fetch", "-q"])
-    timer.cancel()
+    finished = threading.Event()
+
+    def interrupt_once_data_arrived():
+        """Ctrl-C half-way through the weights, however long the machine takes to get there."""
+        while not finished.wait(0.02):
+            if any(part.stat().st_size > 0 for part in parts.rglob(release.DATA + PART_SUFFIX)):
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+
+    watcher = threading.Thread(target=interrupt_once_data_arrived)
+    watcher.start()
+    try:
+        result = CliRunner().invoke(main, ["weights", "fetch", "-q"])
+    finally:
+        finished.set()
+        watcher.join()
     assert result.exit_code == 130 and "resumes" in result.output
     assert not cached_weights_path().exists()
     assert any(p.stat().st_size > 0 for p in parts.rglob("*.part"))

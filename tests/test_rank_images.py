@@ -84,21 +84,13 @@ def test_exif_orientation_is_honoured(tmp_path):
     assert scores["turned.jpg"] == pytest.approx(scores["upright.jpg"], rel=0.02)
 
 
-def test_unreadable_files_are_reported_and_skipped(collection, model, monkeypatch):
+def test_unreadable_files_are_reported_and_skipped(collection, model, permission_denied):
     good = (collection / "d_sharp.png").read_bytes()
     (collection / "truncated.png").write_bytes(good[: len(good) // 2])
     save(collection / "cut.jpg", SHARP, quality=95)
     (collection / "cut.jpg").write_bytes((collection / "cut.jpg").read_bytes()[:3000])
     (collection / "notes.jpg").write_text("not a picture")
-    locked = save(collection / "locked.png", SHARP)
-    opened = Image.open
-
-    def refuse_locked(path, *args, **kwargs):  # chmod cannot lock out root, who runs CI
-        if Path(path) == locked:
-            raise PermissionError(13, "Permission denied", str(path))
-        return opened(path, *args, **kwargs)
-
-    monkeypatch.setattr(Image, "open", refuse_locked)
+    permission_denied(save(collection / "locked.png", SHARP))
     report = rank_images(collection, model, batch_size=2, progress=False)
     assert names(report) == ["d_sharp.png", "c_blurred.png", "b_dark.jpg", "a_black.png"]
     reasons = {path.name: reason for path, reason in report.failed}

@@ -135,9 +135,10 @@ def test_a_stalled_pipe_ends_with_an_error_within_the_read_timeout(tmp_path, ts_
     writer.start()
     start = time.monotonic()
     received = []
-    with pytest.raises(VideoError, match="timed out") as error:
+    # the read timeout ended it (1 s, while opening or later), not the open timeout (5 s)
+    with pytest.raises(VideoError, match=r"(timed out after|no data for) 1 s") as error:
         received.extend(stream_scores(str(fifo), model, open_timeout=5, read_timeout=1))
-    assert time.monotonic() - start < 4
+    assert time.monotonic() - start < 10  # a sanity bound only: a busy machine may take a while to score
     assert str(fifo) in str(error.value)
     if share == 0.5:
         assert received  # the frames that came before the stall were scored
@@ -147,11 +148,12 @@ def test_a_stalled_pipe_ends_with_an_error_within_the_read_timeout(tmp_path, ts_
 
 
 def test_a_dead_url_fails_quickly(model):
+    """A refused connection ends at once, not after the open timeout."""
     threads = threading.active_count()
     start = time.monotonic()
-    with pytest.raises(VideoError, match="http://127.0.0.1:9/x.ts: cannot be opened"):
-        next(stream_scores("http://127.0.0.1:9/x.ts", model, open_timeout=2, read_timeout=2))
-    assert time.monotonic() - start < 2
+    with pytest.raises(VideoError, match=r"http://127.0.0.1:9/x.ts: cannot be opened \(Connection refused\)"):
+        next(stream_scores("http://127.0.0.1:9/x.ts", model, open_timeout=20, read_timeout=20))
+    assert time.monotonic() - start < 20
     assert threading.active_count() == threads
 
 
@@ -161,9 +163,9 @@ def test_a_server_that_never_answers_times_out(model):
         server.listen(1)  # connections are accepted by the system, and never answered
         url = f"http://127.0.0.1:{server.getsockname()[1]}/live.ts"
         start = time.monotonic()
-        with pytest.raises(VideoError, match="cannot be opened.*timed out"):
+        with pytest.raises(VideoError, match=r"cannot be opened \(timed out after 1 s\)"):
             next(stream_scores(url, model, open_timeout=1, read_timeout=1))
-        assert time.monotonic() - start < 3
+        assert time.monotonic() - start < 10  # a sanity bound only
 
 
 def test_a_network_stream_that_stalls_times_out(ts_bytes, model):
@@ -200,7 +202,7 @@ def test_closing_while_a_pipe_waits_for_data_returns_promptly(tmp_path, ts_bytes
     next(scores)
     start = time.monotonic()
     scores.close()
-    assert time.monotonic() - start < 1  # not the 20 s read timeout
+    assert time.monotonic() - start < 10  # well before the 20 s read timeout
     writer.go.set()
     writer.join(5)
     assert threading.active_count() == threads

@@ -35,6 +35,8 @@ from .smoothing import DEFAULT_TIME_CONSTANT, smooth
 from .spots import DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_GAP, find_spots
 from .video import BACKENDS, Sampling, open_video
 
+INPUT_PATH = click.Path(path_type=Path, readable=False)
+"""A path the library opens itself, so that an unreadable one is reported in its one-line form."""
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 _NOTHING_WRITTEN = "nothing was written for the unfinished work"
@@ -97,7 +99,7 @@ def model_options(command: Callable) -> Callable:
     return _apply([
         click.option("--model", "model_name", type=click.Choice(list(MODELS)), default=None,
                      help="Model (default: the paper's model when installed, else baseline)."),
-        click.option("--weights", type=click.Path(path_type=Path), default=None,
+        click.option("--weights", type=INPUT_PATH, default=None,
                      help="Weights file (.safetensors) of the learned model."),
         click.option("--precision", type=click.Choice(list(PRECISIONS)), default="auto", show_default=True,
                      help="auto: bfloat16 on CUDA, float32 on CPU (bf16 is often faster on CPUs too)."),
@@ -149,7 +151,7 @@ def _log_to_stderr() -> None:
 
 
 @main.command()
-@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("videos", nargs=-1, required=True, type=INPUT_PATH)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Output folder (default: VIDEO_spots/ here; one subfolder per video when several or a folder).")
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Number of spots (default: automatic).")
@@ -232,7 +234,7 @@ def _summarise(document: dict, out_dir: Path) -> None:
 
 
 @main.command()
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("source", type=INPUT_PATH)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Plot file, .png/.svg/.pdf (default: SOURCE_curve.png here).")
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Number of spots to mark.")
@@ -296,8 +298,8 @@ def fetch(force: bool, quiet: bool) -> None:
 
 
 @weights.command(name="import")
-@click.argument("location", type=click.Path(path_type=Path))
-@click.option("--mean", "mean_image", type=click.Path(path_type=Path), default=None,
+@click.argument("location", type=INPUT_PATH)
+@click.option("--mean", "mean_image", type=INPUT_PATH, default=None,
               help="The mean image (mean_bgr.p); default: next to the checkpoint.")
 def import_(location: Path, mean_image: Optional[Path]) -> None:
     """Convert a resnet_v1_50 TensorFlow checkpoint you already have (folder, prefix or .index)."""
@@ -323,7 +325,7 @@ def path_() -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=INPUT_PATH)
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Keep only the best K images.")
 @click.option("--copy-to", type=click.Path(path_type=Path), default=None,
               help="Copy the ranked images into this folder as 001_NAME, 002_NAME, ...")
@@ -373,7 +375,7 @@ def rank(paths: Sequence[Path], top: Optional[int], copy_to: Optional[Path], lin
 @click.argument("target", metavar="IMAGE_OR_VIDEO[@TIME]")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Figure file, .png/.svg/.pdf (default: NAME_saliency.png here).")
-@click.option("--weights", type=click.Path(path_type=Path), default=None,
+@click.option("--weights", type=INPUT_PATH, default=None,
               help="Weights file (.safetensors) of the learned model.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 def explain(target: str, output: Optional[Path], weights: Optional[Path], device: str) -> None:
@@ -403,7 +405,7 @@ def explain(target: str, output: Optional[Path], weights: Optional[Path], device
               help="Kalman time constant in seconds (0: none).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               help="Seconds without data after which a stream has stalled.")
-@click.option("--weights", type=click.Path(path_type=Path), default=None,
+@click.option("--weights", type=INPUT_PATH, default=None,
               help="Weights file (.safetensors) of the learned model.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
 def best(source: str, output: Path, duration: Optional[float], smoothing: float, timeout: float,

@@ -49,6 +49,12 @@ _LOADS: Dict[str, Callable[[], object]] = {
 }
 
 
+_INSTALL_HINTS = {
+    "torchcodec": "pip install vidaesthetic[torchcodec]; it also needs FFmpeg's shared libraries, "
+                  "e.g. apt-get install ffmpeg",
+}
+
+
 def _importable(backend: str) -> bool:
     try:
         return bool(_LOADS[backend]())
@@ -92,8 +98,7 @@ def open_video(path: PathLike, backend: str = "auto") -> VideoSource:
         raise InputError(f"unknown backend {backend!r}; choose from auto, {', '.join(BACKENDS)}")
     if not _importable(name):
         raise BackendUnavailable(
-            f"the {name} backend is not available here (pip install "
-            f"{'vidaesthetic[torchcodec]' if name == 'torchcodec' else name}); installed: "
+            f"the {name} backend is not available here ({_INSTALL_HINTS.get(name, f'pip install {name}')}); installed: "
             f"{', '.join(available_backends())}"
         )
     return BACKENDS[name](path)
