@@ -1,5 +1,5 @@
+import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -74,22 +74,32 @@ def test_unwritable_output_is_refused_before_any_work(tmp_path, bsk_video):
         assert result.returncode == 2 and output in result.stderr and len(result.stderr.splitlines()) == 1
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
-def test_read_only_output_directory_is_refused(tmp_path, bsk_video):
+def test_read_only_output_directory_is_refused(tmp_path, bsk_video, permission_denied):
+    """One line naming the output, before any work. In-process, where the simulated refusal applies (CI is root)."""
     locked = tmp_path / "locked"
-    locked.mkdir(mode=0o555)
-    result = vidaesthetic("spots", bsk_video, "-o", locked / "out", cwd=tmp_path)
-    assert result.returncode == 2 and "locked" in result.stderr
+    locked.mkdir()
+    permission_denied(locked)
+    result = CliRunner().invoke(main, ["spots", str(bsk_video), "-o", str(locked / "out")])
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and str(locked / "out") in lines[0] and "not writable" in lines[0], lines
+    assert not any(locked.iterdir())
 
 
-def test_corrupt_frames_mid_stream_are_skipped_counted_and_reported(tmp_path):
+def test_damage_mid_stream_is_counted_as_reported_and_the_rest_is_scored(tmp_path):
+    """Whether FFmpeg rejects or conceals the damaged packets depends on its build: either way the run
+    goes on to the end, and any rejected packets are counted in spots.json and named in the warning."""
     good = segments_video(tmp_path / "good.mp4", "ssss")
     (tmp_path / "damaged.mp4").write_bytes(corrupt_middle(good.read_bytes()))
     result = vidaesthetic("spots", "damaged.mp4", "-o", "out", "--json", "-q", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert document["corrupt_frames"] >= 1 and "corrupt" in result.stderr
-    assert 0 < document["frames_scored"] < 100
+    corrupt = document["corrupt_frames"]
+    warned = f"skipped {corrupt} corrupt packet(s)" in result.stderr
+    assert warned if corrupt else "corrupt" not in result.stderr
+    with open(tmp_path / "out" / "scores.csv", encoding="utf-8") as handle:
+        times = [float(row["time"]) for row in csv.DictReader(handle)]
+    assert times[-1] >= 3.9  # the last of the four seconds is scored
 
 
 def test_bad_options_are_usage_errors(tmp_path, bsk_video):
@@ -233,3 +243,23 @@ def test_videos_with_the_same_stem_get_their_own_folders(tmp_path):
 
     jobs = plan_jobs([tmp_path / "a.mkv", tmp_path / "a.ts", tmp_path / "b.mp4"], tmp_path / "out")
     assert [job.out_dir.name for job in jobs] == ["a.mkv", "a.ts", "b"]
+
+
+def test_an_internal_error_is_one_line_with_exit_1_and_debug_shows_the_traceback(tmp_path, bsk_video, monkeypatch):
+    """A bug deep in the library is not blamed on the input (exit 1, not 2); --debug shows where it is."""
+    def broken_peak_finder(*args, **kwargs):
+        raise RuntimeError("peak finder exploded")
+
+    monkeypatch.setattr("vidaesthetic.spots.find_peaks", broken_peak_finder)
+    arguments = ["spots", str(bsk_video), "-o", str(tmp_path / "out"), "-q", "--model", "baseline"]
+    message = "vidaesthetic: error: internal error: RuntimeError: peak finder exploded (run with --debug for details)"
+    runner = CliRunner()
+    plain = runner.invoke(main, arguments)
+    assert plain.exit_code == 1
+    assert plain.stderr.splitlines() == [message] and plain.stdout == ""
+    assert not (tmp_path / "out" / "spots.json").exists()
+    debug = runner.invoke(main, ["--debug", *arguments])
+    assert debug.exit_code == 1
+    lines = debug.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):" and lines[-1] == message
+    assert "in find_spots" in debug.stderr and "RuntimeError: peak finder exploded" in lines[-2]

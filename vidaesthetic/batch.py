@@ -97,7 +97,11 @@ def parse_shard(text: str) -> Tuple[int, int]:
 
 def shard_from_environment() -> Tuple[int, int]:
     """This process's (rank, world size) under ``torchrun``, else (0, 1)."""
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    text = f"{os.environ.get('RANK', '0')}/{os.environ.get('WORLD_SIZE', '1')}"
+    try:
+        return parse_shard(text)
+    except InputError:
+        raise InputError(f"RANK/WORLD_SIZE is {text}: both must be integers with 0 <= RANK < WORLD_SIZE") from None
 
 
 def shard_jobs(jobs: Sequence[Job], index: int, count: int) -> List[Job]:
