@@ -1,11 +1,15 @@
+import json
 import re
 import sys
 from dataclasses import replace
 
 import pytest
+from click.testing import CliRunner
 
+from media import segments_video
 from vidaesthetic import VideoInfo
 from vidaesthetic.atomic import OutputSet
+from vidaesthetic.cli import main
 from vidaesthetic.errors import InputError
 from vidaesthetic.markers import check_formats, edit_rate, smpte_timecode, write_markers
 from vidaesthetic.spots import Spot
@@ -161,3 +165,23 @@ def test_missing_otio_fails_before_writing(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="pip install opentimelineio"):
         export(tmp_path / "out", ["edl", "otio"])
     assert not (tmp_path / "out").exists()
+
+
+def test_spots_export_option_writes_every_marker_file_for_the_spots_found(tmp_path):
+    """The wiring from ``spots --export`` through ``save_spots``: markers name the spots that were written."""
+    video = segments_video(tmp_path / "clip.mp4", "sksks", seconds_each=1.0)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["spots", str(video), "-o", str(out), "-q", "--export", "vtt,edl,chapters"])
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "spots.json").read_text(encoding="utf-8"))
+    assert document["files"]["markers"] == ["spots.vtt", "spots.edl", "spots.ffmetadata"]
+    assert document["spots"]
+    in_time_order = sorted(document["spots"], key=lambda spot: spot["time"])
+    vtt = (out / "spots.vtt").read_text(encoding="utf-8")
+    starts = [seconds(*CUE.match(block.splitlines()[1]).groups()[:4]) for block in vtt.strip().split("\n\n")[1:]]
+    assert starts == pytest.approx([spot["time"] for spot in in_time_order], abs=1e-3)
+    edl = (out / "spots.edl").read_text(encoding="utf-8")
+    assert edl.count("LOC:") == len(document["spots"])
+    chapters = (out / "spots.ffmetadata").read_text(encoding="utf-8")
+    assert [int(line.split("=")[1]) for line in chapters.splitlines() if line.startswith("START=")] == \
+        [round(spot["time"] * 1000) for spot in in_time_order]

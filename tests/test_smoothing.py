@@ -64,3 +64,23 @@ def test_scale_of_the_scores_does_not_change_the_shape():
     times = np.arange(0, 5, 1 / 25)
     values = bump(times, 2.5) + 0.1 * np.cos(times * 7)
     assert np.allclose(kalman_smooth(times, values * 1e6, 1.0) / 1e6, kalman_smooth(times, values, 1.0))
+
+
+def test_unpickable_frames_do_not_pull_the_smoothed_curve():
+    """A blurred stretch the model scores low must not drag its sharp neighbours down."""
+    from vidaesthetic import ScoreCurve, VideoInfo, smooth
+    from vidaesthetic.spots import usable_frames
+
+    times = np.arange(0, 10, 1 / 25)
+    blurred = (times >= 4) & (times < 6)
+    n = len(times)
+    info = VideoInfo(path="clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
+                     sample_aspect_ratio=1.0, fps=25.0, frame_count=n, frame_count_exact=True, duration=10.0,
+                     codec="h264", variable_frame_rate=False)
+    curve = ScoreCurve(times=times, indices=np.arange(n), raw=np.where(blurred, 0.0, 0.8),
+                       luma_mean=np.full(n, 0.5, np.float32), luma_std=np.full(n, 0.2, np.float32),
+                       sharpness=np.where(blurred, 0.01, 1.0).astype(np.float32), change=np.zeros(n, np.float32),
+                       video=info, model={"name": "test"}, sampling={})
+    assert (usable_frames(curve) == ~blurred).all()
+    smoothed = smooth(curve, 1.0).smoothed
+    assert np.allclose(smoothed, 0.8)

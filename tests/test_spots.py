@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from vidaesthetic import ScoreCurve, VideoInfo, find_spots
+from vidaesthetic.spots import automatic_count, selection_parameters, usable_frames
 
 INFO = VideoInfo(path="clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
                  sample_aspect_ratio=1.0, fps=25.0, frame_count=0, frame_count_exact=False, duration=0.0,
@@ -72,3 +73,99 @@ def test_a_maximum_at_the_start_is_a_spot_and_automatic_count_scales_with_length
 
 def test_no_usable_frame_means_no_spots():
     assert find_spots(curve_of(TIMES, np.ones(len(TIMES)), luma_mean=np.zeros(len(TIMES)))) == []
+
+
+def test_automatic_count_takes_only_clearly_prominent_peaks():
+    """Without --top, a peak must rise twice the minimum prominence; with --top, once is enough."""
+    clear, weak = 2.5 * 0.05, 1.5 * 0.05  # above twice the minimum prominence; between once and twice
+    values = bumps(TIMES, [8, 15, 22], [1.0, clear, weak], width=0.4)
+    assert [round(s.time) for s in find_spots(curve_of(TIMES, values))] == [8, 15]
+    assert [round(s.time) for s in find_spots(curve_of(TIMES, values), top=3)] == [8, 15, 22]
+
+
+@pytest.mark.parametrize("per_shot", [1, 2, 3])
+def test_per_shot_limit_is_exact(per_shot):
+    """Peaks far apart in one shot: the per-shot limit alone decides how many are kept."""
+    values = bumps(TIMES, [4, 12, 20, 27], [1.0, 0.9, 0.8, 0.7], width=0.4)
+    spots = find_spots(curve_of(TIMES, values), top=4, per_shot=per_shot)
+    assert [round(s.time) for s in spots] == [4, 12, 20, 27][:per_shot]
+    assert {s.shot for s in spots} == {0}
+
+
+def test_default_min_gap_is_two_seconds():
+    values = bumps(TIMES, [10, 12.5, 14], [1.0, 0.9, 0.8], width=0.2)
+    assert sorted(round(s.time, 1) for s in find_spots(curve_of(TIMES, values), top=3)) == [10.0, 12.5]
+
+
+def test_the_best_raw_frame_is_searched_only_a_quarter_second_around_the_peak():
+    values = bumps(TIMES, [10], [1.0], width=1.0)
+    raw = values.copy()
+    raw[np.argmin(np.abs(TIMES - 10.4))] = 5.0  # a spike outside the window does not move the spot
+    assert find_spots(curve_of(TIMES, values, raw=raw), top=1)[0].time == pytest.approx(10.0)
+
+
+def test_a_short_clip_gets_one_spot_and_a_long_one_at_most_fifty():
+    short = np.arange(0, 8, 1 / 25)
+    assert len(find_spots(curve_of(short, bumps(short, [2, 6], [1.0, 0.9], width=0.3)), per_shot=0)) == 1
+    long = np.arange(0, 700, 1.0)
+    assert len(find_spots(curve_of(long, bumps(long, np.arange(5, 700, 10), np.linspace(1, 0.5, 70), width=2)))) == 50
+
+
+def test_negative_settings_are_refused_and_zero_is_allowed():
+    curve = curve_of(TIMES, bumps(TIMES, [10], [1.0]))
+    for option in ("min_gap", "min_prominence", "refine_window", "per_shot"):
+        with pytest.raises(ValueError, match="must not be negative"):
+            find_spots(curve, top=1, **{option: -1})
+        assert len(find_spots(curve, top=1, **{option: 0})) == 1
+    with pytest.raises(ValueError, match="top must be at least 1"):
+        find_spots(curve, top=0)
+
+
+def test_usable_frames_exclude_black_ones():
+    luma = np.where(np.abs(TIMES - 10) < 2, 0.0, 0.5)
+    assert (usable_frames(curve_of(TIMES, np.ones(len(TIMES)), luma_mean=luma)) == (luma > 0)).all()
+
+
+def test_near_duplicates_by_embedding_are_skipped_at_the_default_similarity():
+    values = bumps(TIMES, [5, 15, 25], [1.0, 0.9, 0.8], width=0.4)
+    curve = curve_of(TIMES, values)
+    peaks = {round(t): int(np.argmin(np.abs(TIMES - t))) for t in (5, 15, 25)}
+    base = np.array([1.0, 0.0, 0.0])
+    embeddings = {peaks[5]: base, peaks[15]: np.array([1.0, 0.25, 0.0]), peaks[25]: np.array([0.0, 1.0, 0.0])}
+    # cos(base, 15 s) = 0.970 > 0.95: skipped; 25 s is distinct.
+    assert [round(s.time) for s in find_spots(curve, top=3, embeddings=embeddings)] == [5, 25]
+    assert [round(s.time) for s in find_spots(curve, top=3, embeddings=embeddings, max_similarity=0.99)] == [5, 15, 25]
+    at_limit = {**embeddings, peaks[15]: np.array([0.6, 0.0, 0.8])}  # cosine 0.6 exactly: kept at a limit of 0.6
+    assert [round(s.time) for s in find_spots(curve, top=3, embeddings=at_limit, max_similarity=0.6)] == [5, 15, 25]
+    del embeddings[peaks[25]]  # a candidate that could not be embedded is kept
+    assert [round(s.time) for s in find_spots(curve, top=3, embeddings=embeddings)] == [5, 25]
+
+
+def test_selection_record_says_how_the_count_was_chosen():
+    curve = curve_of(TIMES, bumps(TIMES, [10], [1.0]))
+    automatic = selection_parameters(curve, None, 2.0, 0.05, None, 0.95)
+    assert automatic["automatic_count"]["limit"] == automatic_count(curve) == 3
+    assert "0.1 of the curve's range" in automatic["automatic_count"]["rule"]
+    assert automatic["shots"] == 1
+    explicit = selection_parameters(curve, 4, 2.0, 0.05, 2, 0.95)
+    assert explicit["automatic_count"] is None and explicit["top"] == 4 and explicit["per_shot"] == 2
+    assert selection_parameters(curve_of([], []), 4, 2.0, 0.05, 2, 0.95)["shots"] == 0
+
+
+def test_a_single_frame_is_its_own_spot_and_an_empty_curve_has_none():
+    one = find_spots(curve_of([0.0], [0.7]))
+    assert [(s.time, s.score) for s in one] == [(0.0, 0.7)]
+    assert find_spots(curve_of([], [])) == []
+
+
+def test_automatic_count_follows_the_length_not_the_start_time():
+    late = TIMES[:25 * 25] + 1000.0  # 25 s of a video that starts at 1000 s
+    curve = curve_of(late, bumps(late, [1003, 1010, 1017, 1023], [1.0, 0.9, 0.8, 0.7], width=0.4))
+    assert automatic_count(curve) == 3 and len(find_spots(curve)) == 3
+
+
+def test_a_dull_stretch_between_black_frames_is_no_peak_whatever_the_scores_scale():
+    """Black frames are valleys; usable frames at the curve's minimum are valleys too, not islands."""
+    values = 1e5 + bumps(TIMES, [8], [1.0])
+    luma = np.where(((TIMES >= 14) & (TIMES < 16)) | ((TIMES >= 18) & (TIMES < 20)), 0.0, 0.5)
+    assert [round(s.time) for s in find_spots(curve_of(TIMES, values, luma_mean=luma), top=3)] == [8]
