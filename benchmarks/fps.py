@@ -459,9 +459,9 @@ def spot_recall(reference: Sequence[float], found: Sequence[float], tolerance: f
 def measure_fast_mode(videos: Sequence[str], device: str, batch_size: int, repeats: int) -> Dict[str, Any]:
     """Dense ``score_video`` against ``score_video_fast``, each followed by smooth + find_spots."""
     try:
-        from vidaesthetic.fast import score_video_fast
+        from vidaesthetic.curve.fast import score_video_fast
     except ImportError as error:
-        return {"skipped": f"vidaesthetic.fast.score_video_fast is not importable ({error})"}
+        return {"skipped": f"vidaesthetic.curve.fast.score_video_fast is not importable ({error})"}
     model = va.load_model("baseline", device=device)
     options = {"batch_size": batch_size, "progress": False}
 

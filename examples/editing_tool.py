@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import vidaesthetic as va
-from vidaesthetic.atomic import OutputSet
-from vidaesthetic.markers import write_markers
+from vidaesthetic._internal.atomic import OutputSet
+from vidaesthetic.output.markers import write_markers
 
 
 def best_moments(path: str, count: int = 5):

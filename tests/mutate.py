@@ -33,15 +33,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 TARGETS: Dict[str, Tuple[str, List[List[str]]]] = {
     # module: (source file, the test files that cover it: quick unit tests first, then the slower ones)
-    "spots": ("vidaesthetic/spots.py", [["tests/test_spots.py", "tests/test_smoothing.py", "tests/test_plot.py"],
+    "spots": ("vidaesthetic/curve/spots.py", [["tests/test_spots.py", "tests/test_smoothing.py", "tests/test_plot.py"],
                                         ["tests/test_shots.py", "tests/test_labels.py"]]),
-    "shots": ("vidaesthetic/shots.py", [["tests/test_spots.py", "tests/test_smoothing.py", "tests/test_plot.py"],
+    "shots": ("vidaesthetic/curve/shots.py", [["tests/test_spots.py", "tests/test_smoothing.py", "tests/test_plot.py"],
                                         ["tests/test_shots.py", "tests/test_labels.py"]]),
-    "smoothing": ("vidaesthetic/smoothing.py", [["tests/test_smoothing.py", "tests/test_spots.py"],
+    "smoothing": ("vidaesthetic/curve/smoothing.py", [["tests/test_smoothing.py", "tests/test_spots.py"],
                                                 ["tests/test_shots.py", "tests/test_stream.py"]]),
-    "export": ("vidaesthetic/export.py", [["tests/test_plot.py", "tests/test_markers.py"],
+    "export": ("vidaesthetic/output/folder.py", [["tests/test_plot.py", "tests/test_markers.py"],
                                           ["tests/test_pipeline.py", "tests/test_batch.py"]]),
-    "markers": ("vidaesthetic/markers.py", [["tests/test_markers.py"], ["tests/test_pipeline.py"]]),
+    "markers": ("vidaesthetic/output/markers.py", [["tests/test_markers.py"], ["tests/test_pipeline.py"]]),
 }
 
 SWAPS = {

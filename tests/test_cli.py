@@ -250,7 +250,7 @@ def test_an_internal_error_is_one_line_with_exit_1_and_debug_shows_the_traceback
     def broken_peak_finder(*args, **kwargs):
         raise RuntimeError("peak finder exploded")
 
-    monkeypatch.setattr("vidaesthetic.spots.find_peaks", broken_peak_finder)
+    monkeypatch.setattr("vidaesthetic.curve.spots.find_peaks", broken_peak_finder)
     arguments = ["spots", str(bsk_video), "-o", str(tmp_path / "out"), "-q", "--model", "baseline"]
     message = "vidaesthetic: error: internal error: RuntimeError: peak finder exploded (run with --debug for details)"
     runner = CliRunner()

@@ -572,7 +572,7 @@ def test_output_write_fails_with_enospc(tmp_path, monkeypatch) -> None:
     """A simulated full disk, anywhere: every output file is written through a link to /dev/full (ENOSPC)."""
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full")
-    from vidaesthetic.atomic import OutputSet
+    from vidaesthetic._internal.atomic import OutputSet
     from vidaesthetic.cli import main
 
     reserve = OutputSet.reserve

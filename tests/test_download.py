@@ -18,8 +18,8 @@ from typing import List, Optional
 
 import pytest
 
-from vidaesthetic import download as download_module
-from vidaesthetic.download import PART_SUFFIX, DownloadError, download, git_blob_sha1
+from vidaesthetic._internal import download as download_module
+from vidaesthetic._internal.download import PART_SUFFIX, DownloadError, download, git_blob_sha1
 from vidaesthetic.errors import OutputError
 
 PAYLOAD = os.urandom(300_000)

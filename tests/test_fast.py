@@ -5,7 +5,7 @@ import pytest
 
 from media import fixture_videos, segments_video
 from vidaesthetic import Sampling, find_spots, load_model, open_video, score_video, score_video_fast, smooth
-from vidaesthetic.fast import merge_curves
+from vidaesthetic.curve.fast import merge_curves
 
 
 @pytest.fixture(scope="module")

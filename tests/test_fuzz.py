@@ -27,7 +27,7 @@ from media import textured, write_video
 from vidaesthetic.batch import Job, run_jobs
 from vidaesthetic.cli import main
 from vidaesthetic.errors import VidaestheticError, VideoError
-from vidaesthetic.isolation import ChildTraceback, DecodeCheck, check_decodable, run_isolated
+from vidaesthetic._internal.isolation import ChildTraceback, DecodeCheck, check_decodable, run_isolated
 from vidaesthetic.video import BACKENDS, available_backends
 from vidaesthetic.video import open as video_open
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from media import segments_video, textured, write_video
 from vidaesthetic import VideoError, load_model, score_video
-from vidaesthetic.atomic import TEMP_SUFFIX
+from vidaesthetic._internal.atomic import TEMP_SUFFIX
 from vidaesthetic.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +109,7 @@ def slow_release(tmp_path, monkeypatch):
     """A fake release of the right layout (random weights), served slowly on 127.0.0.1."""
     import torch
 
-    from vidaesthetic.download import git_blob_sha1
+    from vidaesthetic._internal.download import git_blob_sha1
     from vidaesthetic.models import release
     from vidaesthetic.models.slim_convert import slim_variables_from_state_dict
     from vidaesthetic.models.slim_resnet import ResNetV1
@@ -132,7 +132,7 @@ def slow_release(tmp_path, monkeypatch):
 
 
 def test_interrupted_fetch_resumes_and_concurrent_fetches_agree(slow_release, monkeypatch):
-    from vidaesthetic.download import PART_SUFFIX
+    from vidaesthetic._internal.download import PART_SUFFIX
     from vidaesthetic.models import fetch_release, read_metadata, release
     from vidaesthetic.models.registry import cache_dir, cached_weights_path
 

@@ -8,11 +8,11 @@ from click.testing import CliRunner
 
 from media import segments_video
 from vidaesthetic import VideoInfo
-from vidaesthetic.atomic import OutputSet
+from vidaesthetic._internal.atomic import OutputSet
 from vidaesthetic.cli import main
 from vidaesthetic.errors import InputError
-from vidaesthetic.markers import check_formats, edit_rate, smpte_timecode, write_markers
-from vidaesthetic.spots import Spot
+from vidaesthetic.output.markers import check_formats, edit_rate, smpte_timecode, write_markers
+from vidaesthetic.curve.spots import Spot
 
 NTSC = 30000 / 1001
 INFO = VideoInfo(path="/footage/clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,

@@ -83,7 +83,7 @@ def test_failed_export_leaves_nothing_behind(bsk_video, tmp_path, monkeypatch):
     def broken_plot(*args, **kwargs):
         raise OutputError("disk full", tmp_path / "x")
 
-    monkeypatch.setattr("vidaesthetic.export.write_figure", broken_plot)
+    monkeypatch.setattr("vidaesthetic.output.folder.write_figure", broken_plot)
     with pytest.raises(OutputError):
         extract_spots(bsk_video, tmp_path / "new" / "out", progress=False)
     assert list(tmp_path.iterdir()) == []

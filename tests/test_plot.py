@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from vidaesthetic import ScoreCurve, VideoInfo, find_spots
-from vidaesthetic.plot import plot_curve
-from vidaesthetic.spots import usable_frames
+from vidaesthetic.output.plot import plot_curve
+from vidaesthetic.curve.spots import usable_frames
 
 INFO = VideoInfo(path="clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
                  sample_aspect_ratio=1.0, fps=25.0, frame_count=500, frame_count_exact=True, duration=20.0,

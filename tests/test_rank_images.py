@@ -7,7 +7,7 @@ from PIL import Image
 
 from media import FIXTURES, blurred, textured
 from vidaesthetic.errors import InputError, OutputError
-from vidaesthetic.images import export_best, find_images, rank_images
+from vidaesthetic.apps.rank import export_best, find_images, rank_images
 from vidaesthetic.models import BaselineModel
 
 SHARP = textured(320, 240, seed=1)

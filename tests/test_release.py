@@ -12,7 +12,7 @@ import torch
 
 from media import FIXTURES
 from vidaesthetic import ModelError, OutputError, load_model
-from vidaesthetic.download import DownloadError, git_blob_sha1
+from vidaesthetic._internal.download import DownloadError, git_blob_sha1
 from vidaesthetic.models import fetch_release, import_release, read_metadata
 from vidaesthetic.models import registry, release
 from vidaesthetic.models.tf_checkpoint import read_index, write_checkpoint

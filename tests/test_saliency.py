@@ -14,7 +14,7 @@ from media import segments_video, textured
 from vidaesthetic.errors import InputError, ModelError
 from vidaesthetic.models import BaselineModel
 from vidaesthetic.models.slim_resnet import AestheticResNet, ConvBN, Unit, guided_backprop
-from vidaesthetic.saliency import guided_saliency, load_target, parse_target, save_overlay
+from vidaesthetic.apps.explain import guided_saliency, load_target, parse_target, save_overlay
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import pytest
 
 from media import FIXTURES, blurred, textured, write_video
 from vidaesthetic import extract_spots, find_spots, load_model, score_video, smooth
-from vidaesthetic.shots import blurred_frames, shot_ids, transition_frames
+from vidaesthetic.curve.shots import blurred_frames, shot_ids, transition_frames
 
 FPS = 25
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vidaesthetic.smoothing import CausalSmoother, kalman_smooth
+from vidaesthetic.curve.smoothing import CausalSmoother, kalman_smooth
 
 
 def bump(times, centre=5.0, width=0.8):
@@ -69,7 +69,7 @@ def test_scale_of_the_scores_does_not_change_the_shape():
 def test_unpickable_frames_do_not_pull_the_smoothed_curve():
     """A blurred stretch the model scores low must not drag its sharp neighbours down."""
     from vidaesthetic import ScoreCurve, VideoInfo, smooth
-    from vidaesthetic.spots import usable_frames
+    from vidaesthetic.curve.spots import usable_frames
 
     times = np.arange(0, 10, 1 / 25)
     blurred = (times >= 4) & (times < 6)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from vidaesthetic import ScoreCurve, VideoInfo, find_spots
-from vidaesthetic.spots import automatic_count, selection_parameters, usable_frames
+from vidaesthetic.curve.spots import automatic_count, selection_parameters, usable_frames
 
 INFO = VideoInfo(path="clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
                  sample_aspect_ratio=1.0, fps=25.0, frame_count=0, frame_count_exact=False, duration=0.0,

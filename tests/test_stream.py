@@ -15,7 +15,7 @@ from PIL import Image
 from media import segments_video
 from vidaesthetic.errors import InputError, VideoError
 from vidaesthetic.models import BaselineModel
-from vidaesthetic.stream import best_frame, save_best, stream_scores
+from vidaesthetic.apps.live import best_frame, save_best, stream_scores
 from vidaesthetic.video import open_video
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")

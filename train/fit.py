@@ -27,7 +27,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from vidaesthetic.devices import resolve_device
+from vidaesthetic._internal.devices import resolve_device
 from vidaesthetic.errors import InputError
 from vidaesthetic.models.slim_resnet import AestheticResNet
 

@@ -33,8 +33,8 @@ from typing import Callable, Iterable, Iterator, Optional
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from vidaesthetic.atomic import TEMP_SUFFIX, check_output_directory, clean_stale_temporaries
-from vidaesthetic.download import failure_reason, is_transient
+from vidaesthetic._internal.atomic import TEMP_SUFFIX, check_output_directory, clean_stale_temporaries
+from vidaesthetic._internal.download import failure_reason, is_transient
 from vidaesthetic.errors import InputError, OutputError, PathLike
 
 from .arod import Record, parse_list, score_histogram

@@ -4,20 +4,19 @@ The road: ``open_video`` -> ``score_video`` -> ``smooth`` -> ``find_spots`` ->
 ``save_spots`` / ``plot_curve``; ``extract_spots`` runs all of it for one video.
 """
 
-__version__ = "0.1.0"
-
-from .curve import ScoreCurve
+from ._version import __version__
+from .apps.live import BestShot, StreamScore, best_frame, save_best, stream_scores
+from .apps.rank import rank_images
+from .curve.fast import score_video_fast
+from .curve.record import ScoreCurve
+from .curve.scoring import score_video
+from .curve.smoothing import CausalSmoother, kalman_smooth, smooth
+from .curve.spots import Spot, find_spots
 from .errors import InputError, ModelError, OutputError, VidaestheticError, VideoError
-from .export import save_spots, spots_document
-from .images import rank_images
-from .fast import score_video_fast
 from .models import AestheticModel, available_models, load_model
+from .output.folder import save_spots, spots_document
+from .output.plot import plot_curve
 from .pipeline import extract_spots
-from .plot import plot_curve
-from .scoring import score_video
-from .smoothing import CausalSmoother, kalman_smooth, smooth
-from .spots import Spot, find_spots
-from .stream import BestShot, StreamScore, best_frame, save_best, stream_scores
 from .timecode import format_timecode
 from .video import FrameBatch, Sampling, VideoInfo, VideoSource, available_backends, open_video
 

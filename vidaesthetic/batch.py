@@ -20,10 +20,10 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .curve import file_fingerprint
+from ._internal.isolation import run_isolated
+from .curve.record import file_fingerprint
 from .errors import InputError, PathLike, VidaestheticError
-from .export import SPOTS_FILE
-from .isolation import run_isolated
+from .output.folder import SPOTS_FILE
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
                   ".wmv", ".flv", ".3gp", ".ogv"}

@@ -15,24 +15,41 @@ from typing import Any, Callable, Optional, Sequence
 
 import click
 
-from . import __version__
-from .atomic import check_output_directory
-from .batch import Job, parse_shard, plan_jobs, run_jobs, settings_digest, shard_from_environment, shard_jobs, worker_threads
-from .curve import ScoreCurve
+from ._internal.atomic import check_output_directory
+from ._version import __version__
+from .apps.explain import guided_saliency, load_target, parse_target, save_overlay
+from .apps.live import SHOT_FORMATS, best_frame, save_best
+from .apps.rank import IMAGE_SUFFIXES, export_best, find_images, rank_images
+from .batch import (
+    Job,
+    parse_shard,
+    plan_jobs,
+    run_jobs,
+    settings_digest,
+    shard_from_environment,
+    shard_jobs,
+    worker_threads,
+)
+from .curve.record import ScoreCurve
+from .curve.scoring import score_video
+from .curve.smoothing import DEFAULT_TIME_CONSTANT, smooth
+from .curve.spots import DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_GAP, find_spots
 from .errors import InputError, VidaestheticError
-from .export import IMAGE_FORMATS, SCORES_FILE, spot_image_name
-from .models import DEFAULT_MODEL, cache_dir, fetch_release, import_release, installed_weights, load_model, read_metadata
+from .models import (
+    DEFAULT_MODEL,
+    cache_dir,
+    fetch_release,
+    import_release,
+    installed_weights,
+    load_model,
+    read_metadata,
+)
 from .models.registry import GET_LEARNED_MODEL, MODELS, PRECISIONS
-from .images import IMAGE_SUFFIXES, export_best, find_images, rank_images
-from .markers import MARKER_FORMATS, check_formats
+from .output.folder import IMAGE_FORMATS, SCORES_FILE, spot_image_name
+from .output.markers import MARKER_FORMATS, check_formats
+from .output.plot import PLOT_FORMATS, plot_curve
 from .pipeline import spots_job
-from .stream import SHOT_FORMATS, best_frame, save_best
 from .timecode import format_timecode
-from .saliency import guided_saliency, load_target, parse_target, save_overlay
-from .plot import PLOT_FORMATS, plot_curve
-from .scoring import score_video
-from .smoothing import DEFAULT_TIME_CONSTANT, smooth
-from .spots import DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_GAP, find_spots
 from .video import BACKENDS, Sampling, open_video
 
 INPUT_PATH = click.Path(path_type=Path, readable=False)
@@ -268,8 +285,8 @@ def _saved_thumbnails(folder: Optional[Path], found: Sequence) -> Optional[list]
     """Key frames an earlier ``spots`` run wrote for these same spots, if all are there."""
     if folder is None or not found:
         return None
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     pictures = []
     for spot in found:

@@ -7,17 +7,22 @@ from typing import Any, Dict, Optional, Sequence, Union
 
 import torch
 
-from .atomic import check_output_directory
+from ._internal.atomic import check_output_directory
 from .batch import Job, settings_digest
-from .errors import PathLike
-from .export import SCORES_FILE, save_spots
-from .fast import score_video_fast
-from .models import AestheticModel, load_model
-from .scoring import embed_frames, score_video
-from .smoothing import DEFAULT_TIME_CONSTANT, smooth
-from .spots import (
-    DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_GAP, DEFAULT_MIN_PROMINENCE, automatic_count, find_spots, selection_parameters,
+from .curve.fast import score_video_fast
+from .curve.scoring import embed_frames, score_video
+from .curve.smoothing import DEFAULT_TIME_CONSTANT, smooth
+from .curve.spots import (
+    DEFAULT_MAX_SIMILARITY,
+    DEFAULT_MIN_GAP,
+    DEFAULT_MIN_PROMINENCE,
+    automatic_count,
+    find_spots,
+    selection_parameters,
 )
+from .errors import PathLike
+from .models import AestheticModel, load_model
+from .output.folder import SCORES_FILE, save_spots
 from .video import Sampling, VideoSource, open_video
 
 CANDIDATE_POOL = 3
@@ -49,7 +54,7 @@ def extract_spots(
 
     Scores saved in ``out_dir`` by an earlier run are reused when they came
     from the same file, model and sampling. ``fast`` scores densely only
-    around the best candidates (see :mod:`vidaesthetic.fast`; ``sampling`` is
+    around the best candidates (see :mod:`vidaesthetic.curve.fast`; ``sampling`` is
     then not used). ``per_shot`` and ``max_similarity`` are as in
     :func:`find_spots` (None turns the near-duplicate check off); the
     candidates' embeddings are computed here. Returns the ``spots.json`` document.

@@ -16,15 +16,15 @@ from typing import List, Optional
 
 import torch
 
-from ..devices import resolve_device
+from .._internal.atomic import make_writable_directory
+from .._internal.devices import resolve_device
+from .._internal.locks import folder_lock
 from ..errors import InputError, ModelError, PathLike, VidaestheticError
 from . import release
 from .base import AestheticModel
 from .baseline import BaselineModel
 from .slim_resnet import AestheticResNet
 from .weights import load_weights
-from ..atomic import make_writable_directory
-from ..locks import folder_lock
 
 log = logging.getLogger("vidaesthetic")
 
@@ -78,7 +78,7 @@ def fetch_release(force: bool = False, progress: Optional[bool] = None) -> Path:
 
 
 def _fetch_into(folder: Path, destination: Path, progress: Optional[bool]) -> Path:
-    from ..download import download
+    from .._internal.download import download
 
     for name, expected in release.FILES.items():
         download(release.base_url() + name, folder / name, git_blob=expected.git_blob, size=expected.size,
@@ -96,7 +96,7 @@ def import_release(location: PathLike, mean_image: Optional[PathLike] = None) ->
     Files that match the authors' release are recorded as such; other
     ``resnet_v1_50`` checkpoints are converted too, recorded as the user's own.
     """
-    from ..download import git_blob_sha1
+    from .._internal.download import git_blob_sha1
 
     prefix = release.checkpoint_prefix(location)
     folder = prefix.parent

@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from ..atomic import OutputSet
+from .._internal.atomic import OutputSet
 from ..errors import ModelError, PathLike
 from .slim_resnet import AestheticResNet
 

@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 from filterpy.kalman import KalmanFilter
 
-from .curve import ScoreCurve
+from .record import ScoreCurve
 from .shots import shot_ids, unusable_frames
 
 DEFAULT_TIME_CONSTANT = 1.0

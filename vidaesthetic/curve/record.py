@@ -14,10 +14,10 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from . import __version__
-from .atomic import OutputSet
-from .errors import InputError, PathLike
-from .video.types import VideoInfo
+from .._internal.atomic import OutputSet
+from .._version import __version__
+from ..errors import InputError, PathLike
+from ..video.types import VideoInfo
 
 FORMAT = "vidaesthetic.scores"
 FORMAT_VERSION = 1
@@ -38,7 +38,7 @@ class ScoreCurve:
         indices: their frame numbers in decoding order of presentation.
         raw: the model's score of each frame.
         luma_mean, luma_std, sharpness, change: model-independent measurements of each
-            frame (see :mod:`vidaesthetic.framestats`), used to keep black, blank,
+            frame (see :mod:`vidaesthetic.curve.framestats`), used to keep black, blank,
             blurred and transition frames out of the picks; sharpness and change
             are None in curves saved by older versions.
         smoothed: Kalman-smoothed scores, once :func:`vidaesthetic.smooth` has run.

@@ -33,16 +33,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .atomic import OutputSet
-from .errors import InputError, PathLike, VideoError
-from .export import IMAGE_FORMATS
-from .framestats import frame_statistics
-from .models import AestheticModel, load_model
-from .shots import MAX_LUMA, MIN_LUMA, MIN_LUMA_STD
-from .smoothing import CausalSmoother
-from .video import Sampling
-from .video.geometry import before_rotation, display_size, rotate_array
-from .video.pyav_backend import ffmpeg_reason, first_video_stream
+from .._internal.atomic import OutputSet
+from ..curve.framestats import frame_statistics
+from ..curve.shots import MAX_LUMA, MIN_LUMA, MIN_LUMA_STD
+from ..curve.smoothing import CausalSmoother
+from ..errors import InputError, PathLike, VideoError
+from ..models import AestheticModel, load_model
+from ..output.folder import IMAGE_FORMATS
+from ..video import Sampling
+from ..video.geometry import before_rotation, display_size, rotate_array
+from ..video.pyav_backend import ffmpeg_reason, first_video_stream
 
 log = logging.getLogger("vidaesthetic")
 
@@ -203,7 +203,7 @@ def _turns(frame: "av.VideoFrame") -> int:
 
 
 def _usable(mean: float, spread: float) -> bool:
-    """Not black, white or blank: the rule of :func:`vidaesthetic.shots.blank_frames`."""
+    """Not black, white or blank: the rule of :func:`vidaesthetic.curve.shots.blank_frames`."""
     return MIN_LUMA <= mean <= MAX_LUMA and spread >= MIN_LUMA_STD
 
 

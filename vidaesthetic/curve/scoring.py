@@ -11,13 +11,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .curve import ScoreCurve, file_fingerprint
-from .errors import InputError, PathLike, VideoError
+from .._internal.prefetch import prefetch
+from ..errors import InputError, PathLike, VideoError
+from ..models import AestheticModel, load_model
+from ..video import Sampling, VideoSource, open_video
+from ..video.types import Span
 from .framestats import MEASURES, FrameMeasures
-from .models import AestheticModel, load_model
-from .prefetch import prefetch
-from .video import Sampling, VideoSource, open_video
-from .video.types import Span
+from .record import ScoreCurve, file_fingerprint
 
 log = logging.getLogger("vidaesthetic")
 
@@ -53,7 +53,7 @@ def score_video(
         progress: a progress bar on stderr; None shows it only on a terminal.
         spans: score only frames presented within these (start, end) spans (seconds).
         reference_only: decode only frames that others refer to where the
-            codec allows (cheaper; for coarse passes, see :mod:`vidaesthetic.fast`).
+            codec allows (cheaper; for coarse passes, see :mod:`vidaesthetic.curve.fast`).
 
     Returns:
         The raw :class:`ScoreCurve` (not yet smoothed).

@@ -15,15 +15,15 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 from PIL import Image
 
-from . import __version__
-from .atomic import OutputSet, clean_stale_temporaries
-from .curve import ScoreCurve
-from .errors import InputError, PathLike, VideoError
+from .._internal.atomic import OutputSet, clean_stale_temporaries
+from .._version import __version__
+from ..curve.record import ScoreCurve
+from ..curve.spots import Spot
+from ..errors import InputError, PathLike, VideoError
+from ..timecode import filename_timecode
+from ..video import VideoSource, open_video
 from .markers import check_formats, write_markers
 from .plot import PLOT_FORMATS, plot_curve, write_figure
-from .spots import Spot
-from .timecode import filename_timecode
-from .video import VideoSource, open_video
 
 IMAGE_FORMATS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
 SPOTS_FILE = "spots.json"
@@ -126,7 +126,7 @@ def _write_csv(curve: ScoreCurve, path: Path) -> None:
 def spots_document(curve: ScoreCurve, spots: Sequence[Spot], selection: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The ``spots.json`` record: video, model, parameters and every spot."""
     return {
-        "format": "vidaesthetic.spots",
+        "format": "vidaesthetic.curve.spots",
         "version": 1,
         "vidaesthetic": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
-from .errors import PathLike, VidaestheticError, VideoError
-from .video import open_video
+from ..errors import PathLike, VidaestheticError, VideoError
+from ..video import open_video
 
 _OPTIONAL_DECODERS = ("decord", "torchcodec.decoders")
 

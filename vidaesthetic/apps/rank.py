@@ -23,11 +23,11 @@ import torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
-from .atomic import OutputSet, clean_stale_temporaries
-from .errors import InputError, OutputError, PathLike
-from .models import AestheticModel, load_model
-from .prefetch import prefetch
-from .scoring import progress_enabled
+from .._internal.atomic import OutputSet, clean_stale_temporaries
+from .._internal.prefetch import prefetch
+from ..curve.scoring import progress_enabled
+from ..errors import InputError, OutputError, PathLike
+from ..models import AestheticModel, load_model
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 EXPORT_MODES = ("copy", "link")

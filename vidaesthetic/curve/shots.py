@@ -1,7 +1,7 @@
 """Shots and the frames a key frame must never be: blank, blurred, or in a transition.
 
 All of it comes from the model-independent measurements of
-:mod:`vidaesthetic.framestats`, so it holds whichever model scored the frames.
+:mod:`vidaesthetic.curve.framestats`, so it holds whichever model scored the frames.
 
 - Blank: nearly black or white, or nearly uniform (tiny luminance spread).
 - Blurred: far less detail than the sharp frames of the same shot
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .curve import ScoreCurve
+from .record import ScoreCurve
 
 MIN_LUMA, MAX_LUMA = 0.03, 0.97
 MIN_LUMA_STD = 0.02

@@ -10,10 +10,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from .atomic import OutputSet
-from .curve import ScoreCurve
-from .errors import OutputError, PathLike
-from .spots import Spot, usable_frames
+from .._internal.atomic import OutputSet
+from ..curve.record import ScoreCurve
+from ..curve.spots import Spot, usable_frames
+from ..errors import OutputError, PathLike
 
 PLOT_FORMATS = ("png", "svg", "pdf")
 

@@ -20,12 +20,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputError, ModelError, PathLike
-from .models.base import AestheticModel
-from .models.slim_resnet import AestheticResNet, guided_backprop
-from .plot import save_figure
-from .timecode import format_timecode
-from .video import open_video
+from ..errors import InputError, ModelError, PathLike
+from ..models.base import AestheticModel
+from ..models.slim_resnet import AestheticResNet, guided_backprop
+from ..output.plot import save_figure
+from ..timecode import format_timecode
+from ..video import open_video
 
 CLIP_PERCENTILE = 99.0
 """Gradient magnitudes above this percentile all map to 1: a few extreme pixels must not darken the rest."""

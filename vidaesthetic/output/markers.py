@@ -18,11 +18,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .atomic import OutputSet
-from .errors import InputError
-from .spots import Spot
-from .timecode import format_timecode
-from .video.types import VideoInfo
+from .._internal.atomic import OutputSet
+from ..curve.spots import Spot
+from ..errors import InputError
+from ..timecode import format_timecode
+from ..video.types import VideoInfo
 
 MARKER_FORMATS = ("edl", "vtt", "otio", "chapters")
 SUFFIXES = {"edl": "edl", "vtt": "vtt", "otio": "otio", "chapters": "ffmetadata"}

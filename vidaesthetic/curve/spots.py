@@ -7,7 +7,7 @@ better spot (embeddings too similar), so a static shot does not fill the list
 with copies. Within a short window around each peak the frame with the best
 raw score is chosen: the crispest frame of the best moment. Blank, blurred
 and transition frames are never picked, whatever the model says of them
-(see :mod:`vidaesthetic.shots`).
+(see :mod:`vidaesthetic.curve.shots`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 from scipy.signal import find_peaks
 
-from .curve import ScoreCurve
+from ..timecode import format_timecode
 from . import shots as rules
+from .record import ScoreCurve
 from .shots import shot_ids, unusable_frames
-from .timecode import format_timecode
 
 DEFAULT_MIN_GAP = 2.0
 DEFAULT_MIN_PROMINENCE = 0.05

@@ -21,8 +21,8 @@ from typing import BinaryIO, Optional
 
 from tqdm import tqdm
 
+from ..errors import OutputError, PathLike, VidaestheticError
 from .atomic import make_writable_directory
-from .errors import OutputError, PathLike, VidaestheticError
 
 PART_SUFFIX = ".part"
 _CHUNK = 1 << 20

@@ -13,7 +13,7 @@ import contextlib
 import os
 from typing import Iterator
 
-from .errors import OutputError, PathLike
+from ..errors import OutputError, PathLike
 
 try:
     import fcntl

@@ -19,14 +19,14 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .curve import ScoreCurve
-from .errors import PathLike
+from ..errors import PathLike
+from ..models import AestheticModel, load_model
+from ..video import Sampling, VideoSource, open_video
 from .framestats import MEASURES
-from .models import AestheticModel, load_model
+from .record import ScoreCurve
 from .scoring import score_video
 from .smoothing import DEFAULT_TIME_CONSTANT, smooth
 from .spots import DEFAULT_MIN_GAP, find_spots
-from .video import Sampling, VideoSource, open_video
 
 DEFAULT_COARSE_FPS = 2.0
 DEFAULT_REFINE_FPS = 8.0

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import List, Tuple
 
-from .errors import OutputError, PathLike
+from ..errors import OutputError, PathLike
 from .locks import folder_lock
 
 TEMP_SUFFIX = ".vidaesthetic-tmp"
@@ -67,7 +67,7 @@ class OutputSet:
     Use as a context manager: files reserved with :meth:`reserve` are renamed
     to their final names when the block ends normally, and removed (with the
     directory, if this set created it) when it raises. While the block runs
-    it holds the directory's lock (see :mod:`vidaesthetic.locks`), so two
+    it holds the directory's lock (see :mod:`vidaesthetic._internal.locks`), so two
     processes writing into one folder take turns and never mix their files.
     """
 
