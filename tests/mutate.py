@@ -35,7 +35,8 @@ TARGETS: Dict[str, Tuple[str, List[List[str]]]] = {
     # module: (source file, the test files that cover it: quick unit tests first, then the slower ones)
     "spots": ("vidaesthetic/curve/spots.py", [["tests/test_spots.py", "tests/test_smoothing.py", "tests/test_plot.py"],
                                         ["tests/test_shots.py", "tests/test_labels.py"]]),
-    "shots": ("vidaesthetic/curve/shots.py", [["tests/test_spots.py", "tests/test_smoothing.py", "tests/test_plot.py"],
+    "shots": ("vidaesthetic/curve/shots.py", [["tests/test_rules.py", "tests/test_spots.py", "tests/test_smoothing.py",
+                                               "tests/test_plot.py"],
                                         ["tests/test_shots.py", "tests/test_labels.py"]]),
     "smoothing": ("vidaesthetic/curve/smoothing.py", [["tests/test_smoothing.py", "tests/test_spots.py"],
                                                 ["tests/test_shots.py", "tests/test_stream.py"]]),

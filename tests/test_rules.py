@@ -1,0 +1,101 @@
+"""The never-pick rules at their limits, on hand-built curves.
+
+The numbers are the documented behaviour (recorded in ``spots.json`` under
+``never_picked``), so a changed limit fails here on purpose.
+"""
+
+import numpy as np
+import pytest
+
+from vidaesthetic import ScoreCurve, VideoInfo
+from vidaesthetic.curve.shots import blank_frames, blurred_frames, cut_frames, shot_ids, unusable_frames
+
+FPS = 25
+INFO = VideoInfo(path="clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
+                 sample_aspect_ratio=1.0, fps=FPS, frame_count=0, frame_count_exact=False, duration=0.0,
+                 codec="h264", variable_frame_rate=False)
+
+
+def curve_of(times, luma_mean=0.5, luma_std=0.2, sharpness=1.0, change=0.0):
+    """A curve whose measurements are constants unless given per frame."""
+    times = np.asarray(times, float)
+    n = len(times)
+
+    def column(value):
+        return np.broadcast_to(np.asarray(value, np.float32), (n,)).copy()
+
+    return ScoreCurve(times=times, indices=np.arange(n), raw=np.ones(n), luma_mean=column(luma_mean),
+                      luma_std=column(luma_std), sharpness=column(sharpness), change=column(change), video=INFO,
+                      model={"name": "test"}, sampling={})
+
+
+def seconds(length, start=0.0):
+    return start + np.arange(round(length * FPS)) / FPS
+
+
+@pytest.mark.parametrize("luma_mean, luma_std, blank", [
+    (0.02, 0.2, True), (0.04, 0.2, False), (0.98, 0.2, True), (0.96, 0.2, False), (0.5, 0.015, True), (0.5, 0.025, False),
+])
+def test_blank_means_nearly_black_white_or_uniform(luma_mean, luma_std, blank):
+    assert blank_frames(curve_of(seconds(1), luma_mean=luma_mean, luma_std=luma_std)).all() == blank
+
+
+@pytest.mark.parametrize("share, blurred", [(0.35, True), (0.45, False)])
+def test_blur_is_judged_against_the_sharp_frames_of_the_same_shot(share, blurred):
+    sharpness = np.ones(2 * FPS)
+    sharpness[FPS:FPS + 5] = share
+    curve = curve_of(seconds(2), sharpness=sharpness)
+    assert blurred_frames(curve, shot_ids(curve))[FPS:FPS + 5].all() == blurred
+
+
+@pytest.mark.parametrize("share, blurred", [(0.12, True), (0.18, False)])
+def test_a_whole_shot_is_rejected_only_when_heavily_blurred_against_the_video(share, blurred):
+    change = np.zeros(4 * FPS)
+    change[2 * FPS] = 1.0  # a cut between a sharp shot and an evenly soft one
+    sharpness = np.where(np.arange(4 * FPS) < 2 * FPS, 1.0, share)
+    curve = curve_of(seconds(4), sharpness=sharpness, change=change)
+    assert blurred_frames(curve, shot_ids(curve))[2 * FPS:].all() == blurred
+
+
+@pytest.mark.parametrize("jump, cut", [(0.08, False), (0.12, True)])
+def test_a_cut_is_a_change_above_the_threshold(jump, cut):
+    change = np.zeros(2 * FPS)
+    change[FPS] = jump
+    assert cut_frames(curve_of(seconds(2), change=change))[FPS] == cut
+
+
+@pytest.mark.parametrize("gap, cut", [(0.2, True), (0.3, False)])
+def test_cuts_are_judged_only_between_frames_scored_close_together(gap, cut):
+    times = np.concatenate([seconds(1), 1 - 1 / FPS + gap + seconds(1)])
+    change = np.zeros(len(times))
+    change[FPS] = 1.0
+    assert cut_frames(curve_of(times, change=change))[FPS] == cut
+
+
+def test_frames_within_the_margin_of_a_cut_are_never_picked():
+    change = np.zeros(4 * FPS)
+    change[2 * FPS] = 1.0
+    curve = curve_of(seconds(4), change=change)
+    unusable = unusable_frames(curve, shot_ids(curve))
+    distance = np.abs(curve.times - 2.0)
+    assert unusable[distance < 0.19].all()  # 0.2 s either side
+    assert not unusable[distance > 0.21].any()
+
+
+@pytest.mark.parametrize("share, fading", [(0.5, True), (0.7, False)])
+def test_a_fade_is_contrast_well_below_the_shot_typical(share, fading):
+    luma_std = np.full(2 * FPS, 0.2)
+    luma_std[:5] = 0.2 * share
+    curve = curve_of(seconds(2), luma_std=luma_std)
+    assert unusable_frames(curve, shot_ids(curve))[:5].all() == fading
+
+
+@pytest.mark.parametrize("length, flash", [(0.4, True), (0.65, False)])
+def test_a_shot_shorter_than_the_minimum_next_to_a_longer_one_is_a_flash(length, flash):
+    times = np.concatenate([seconds(3), seconds(length, start=3.0)])
+    change = np.zeros(len(times))
+    change[3 * FPS] = 1.0
+    curve = curve_of(times, change=change)
+    unusable = unusable_frames(curve, shot_ids(curve))
+    away_from_cut = np.abs(curve.times - 3.0) > 0.21
+    assert unusable[(curve.times >= 3.0) & away_from_cut].all() == flash
