@@ -14,13 +14,9 @@ from .._internal.atomic import OutputSet
 from ..curve.record import ScoreCurve
 from ..curve.spots import Spot, usable_frames
 from ..errors import OutputError, PathLike
+from ..timecode import clock_timecode
 
 PLOT_FORMATS = ("png", "svg", "pdf")
-
-
-def _clock(seconds: float, _position: object = None) -> str:
-    minutes, secs = divmod(max(seconds, 0.0), 60)
-    return f"{int(minutes)}:{secs:04.1f}" if minutes < 60 else f"{int(minutes // 60)}:{int(minutes % 60):02d}:{int(secs):02d}"
 
 
 def plot_curve(
@@ -81,7 +77,7 @@ def _draw_curve(axes, curve: ScoreCurve, spots: Sequence[Spot]) -> None:
             color="tab:red",
         )
     axes.margins(x=0.01, y=0.25)
-    axes.xaxis.set_major_formatter(FuncFormatter(_clock))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda seconds, _position: clock_timecode(seconds)))
     axes.set_xlabel("time (m:ss)")
     axes.set_ylabel("aesthetic score")
     axes.grid(alpha=0.3)
