@@ -12,7 +12,7 @@ from matplotlib.ticker import FuncFormatter
 
 from .._internal.atomic import OutputSet
 from ..curve.record import ScoreCurve
-from ..curve.spots import Spot, usable_frames
+from ..curve.spots import Spot
 from ..errors import OutputError, PathLike
 from ..timecode import clock_timecode
 
@@ -57,7 +57,7 @@ def _draw_curve(axes, curve: ScoreCurve, spots: Sequence[Spot]) -> None:
     axes.plot(times, curve.raw, color="0.65", linewidth=0.8, label="raw score")
     if curve.smoothed is not None:
         axes.plot(times, curve.smoothed, color="tab:blue", linewidth=2.0, label="smoothed")
-    unusable = ~usable_frames(curve)
+    unusable = ~curve.pickable
     if unusable.any():
         low, high = axes.get_ylim()
         axes.fill_between(times, low, high, where=unusable, color="0.1", alpha=0.12, step="mid",
