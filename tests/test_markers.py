@@ -11,7 +11,7 @@ from vidaesthetic import VideoInfo
 from vidaesthetic._internal.atomic import OutputSet
 from vidaesthetic.cli import main
 from vidaesthetic.errors import InputError
-from vidaesthetic.output.markers import check_formats, edit_rate, smpte_timecode, write_markers
+from vidaesthetic.output.markers import check_formats, write_markers
 from vidaesthetic.curve.spots import Spot
 
 NTSC = 30000 / 1001
@@ -33,41 +33,6 @@ def export(tmp_path, formats, info=INFO, spots=SPOTS):
     with OutputSet(tmp_path) as outputs:
         names = write_markers(spots, info, formats, outputs)
     return {name: (tmp_path / name).read_text(encoding="utf-8") for name in names}
-
-
-@pytest.mark.parametrize("frame, expected", [
-    (0, "00:00:00;00"), (1799, "00:00:59;29"), (1800, "00:01:00;02"), (3598, "00:02:00;02"),
-    (17982, "00:10:00;00"), (17983, "00:10:00;01"), (107892, "01:00:00;00"),
-])
-def test_drop_frame_at_29_97(frame, expected):
-    assert smpte_timecode(frame / NTSC, 29.97) == expected
-
-
-@pytest.mark.parametrize("frame, expected", [
-    (3599, "00:00:59;59"), (3600, "00:01:00;04"), (35964, "00:10:00;00"), (215784, "01:00:00;00"),
-])
-def test_drop_frame_at_59_94(frame, expected):
-    assert smpte_timecode(frame / (2 * NTSC), 60000 / 1001) == expected
-
-
-def test_non_drop_rates():
-    # 23.976 counts real frames (86314 in an hour) but labels 24 a second, so it falls behind the clock.
-    assert smpte_timecode(3600.0, 24000 / 1001) == "00:59:56:10"
-    assert smpte_timecode(3600.0, 24.0) == "01:00:00:00"
-    assert smpte_timecode(3723.48, 25.0) == "01:02:03:12"
-    assert smpte_timecode(1800 / NTSC, NTSC, drop_frame=False) == "00:01:00:00"
-
-
-def test_bad_rates_are_refused():
-    with pytest.raises(ValueError):
-        smpte_timecode(1.0, 12.5)
-    with pytest.raises(ValueError):
-        smpte_timecode(1.0, 25.0, drop_frame=True)
-
-
-def test_variable_frame_rate_counts_at_the_nearest_standard_rate():
-    assert edit_rate(replace(INFO, fps=29.9, variable_frame_rate=True)) == (pytest.approx(NTSC), False)
-    assert edit_rate(replace(INFO, fps=29.97))[1] is True
 
 
 EVENT = re.compile(r"^(\d{3})  (.{8}) (.{5}) (.{4}) (.{3}) "

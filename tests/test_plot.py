@@ -5,7 +5,6 @@ import pytest
 
 from vidaesthetic import ScoreCurve, VideoInfo, find_spots
 from vidaesthetic.output.plot import plot_curve
-from vidaesthetic.curve.spots import usable_frames
 
 INFO = VideoInfo(path="clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
                  sample_aspect_ratio=1.0, fps=25.0, frame_count=500, frame_count_exact=True, duration=20.0,
@@ -52,7 +51,7 @@ def test_each_spot_is_labelled_with_its_rank_and_timecode_at_its_time():
 
 def test_shading_covers_exactly_the_frames_that_are_never_picked():
     curve = curve_with_defects(black=[(5, 7), (14, 15)], blurred=[(11, 12)])
-    never_picked = ~usable_frames(curve)
+    never_picked = ~curve.pickable
     assert never_picked.any() and not never_picked.all()
     collections = plot_curve(curve, three_spots(curve)).axes[0].collections
     shading = [collection for collection in collections if collection.get_label().startswith("never picked")]
@@ -64,7 +63,7 @@ def test_shading_covers_exactly_the_frames_that_are_never_picked():
 
 def test_a_curve_without_defects_has_no_shading():
     curve = curve_with_defects()
-    assert usable_frames(curve).all()
+    assert curve.pickable.all()
     assert not plot_curve(curve, three_spots(curve)).axes[0].collections
 
 

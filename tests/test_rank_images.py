@@ -7,7 +7,7 @@ from PIL import Image
 
 from media import FIXTURES, blurred, textured
 from vidaesthetic.errors import InputError, OutputError
-from vidaesthetic.apps.rank import export_best, find_images, rank_images
+from vidaesthetic.apps.rank import copy_ranked, find_images, rank_images
 from vidaesthetic.models import BaselineModel
 
 SHARP = textured(320, 240, seed=1)
@@ -122,7 +122,7 @@ def test_finds_images_recursively(tmp_path):
 def test_copies_the_best_with_rank_prefixes(collection, model, tmp_path):
     same_name = save(tmp_path / "elsewhere" / "d_sharp.png", blurred(SHARP, 1))
     report = rank_images([collection, same_name], model, progress=False)
-    written = export_best(report, tmp_path / "best", top=3)
+    written = copy_ranked(report, tmp_path / "best", top=3)
     assert [path.name for path in written] == ["001_d_sharp.png", "002_d_sharp.png", "003_c_blurred.png"]
     assert sorted(os.listdir(tmp_path / "best")) == [path.name for path in written]
     for path, image in zip(written, report.ranked):
@@ -133,21 +133,21 @@ def test_links_point_at_the_originals_and_leave_them_alone(collection, model, tm
     report = rank_images(collection, model, progress=False)
     original = collection / "d_sharp.png"
     original.chmod(0o640)
-    written = export_best(report, tmp_path / "best", mode="link")
+    written = copy_ranked(report, tmp_path / "best", mode="link")
     assert [path.name for path in written] == [f"{rank:03d}_{name}" for rank, name in enumerate(names(report), 1)]
     assert all(path.is_symlink() and Path(os.readlink(path)).is_absolute() for path in written)
     assert written[0].resolve() == original.resolve()
     assert original.stat().st_mode & 0o777 == 0o640
 
 
-def test_a_failed_export_leaves_nothing(collection, model, tmp_path):
+def test_a_failed_copy_leaves_nothing(collection, model, tmp_path):
     report = rank_images(collection, model, progress=False)
     (collection / "b_dark.jpg").unlink()  # the third-best image vanishes before it is copied
     with pytest.raises(OutputError, match="b_dark.jpg"):
-        export_best(report, tmp_path / "best", top=4)
+        copy_ranked(report, tmp_path / "best", top=4)
     assert not (tmp_path / "best").exists()
     with pytest.raises(InputError):
-        export_best(report, tmp_path / "best", mode="move")
+        copy_ranked(report, tmp_path / "best", mode="move")
 
 
 def test_real_photographs_put_the_motion_blurred_clock_last():

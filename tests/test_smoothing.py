@@ -69,8 +69,7 @@ def test_scale_of_the_scores_does_not_change_the_shape():
 def test_unpickable_frames_do_not_pull_the_smoothed_curve():
     """A blurred stretch the model scores low must not drag its sharp neighbours down."""
     from vidaesthetic import ScoreCurve, VideoInfo, smooth
-    from vidaesthetic.curve.spots import usable_frames
-
+    
     times = np.arange(0, 10, 1 / 25)
     blurred = (times >= 4) & (times < 6)
     n = len(times)
@@ -81,6 +80,6 @@ def test_unpickable_frames_do_not_pull_the_smoothed_curve():
                        luma_mean=np.full(n, 0.5, np.float32), luma_std=np.full(n, 0.2, np.float32),
                        sharpness=np.where(blurred, 0.01, 1.0).astype(np.float32), change=np.zeros(n, np.float32),
                        video=info, model={"name": "test"}, sampling={})
-    assert (usable_frames(curve) == ~blurred).all()
+    assert (curve.pickable == ~blurred).all()
     smoothed = smooth(curve, 1.0).smoothed
     assert np.allclose(smoothed, 0.8)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from vidaesthetic import ScoreCurve, VideoInfo, find_spots
-from vidaesthetic.curve.spots import automatic_count, selection_parameters, usable_frames
+from vidaesthetic.curve.spots import automatic_count, selection_parameters
 
 INFO = VideoInfo(path="clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
                  sample_aspect_ratio=1.0, fps=25.0, frame_count=0, frame_count_exact=False, duration=0.0,
@@ -121,9 +121,9 @@ def test_negative_settings_are_refused_and_zero_is_allowed():
         find_spots(curve, top=0)
 
 
-def test_usable_frames_exclude_black_ones():
+def test_black_frames_are_not_pickable():
     luma = np.where(np.abs(TIMES - 10) < 2, 0.0, 0.5)
-    assert (usable_frames(curve_of(TIMES, np.ones(len(TIMES)), luma_mean=luma)) == (luma > 0)).all()
+    assert (curve_of(TIMES, np.ones(len(TIMES)), luma_mean=luma).pickable == (luma > 0)).all()
 
 
 def test_near_duplicates_by_embedding_are_skipped_at_the_default_similarity():
@@ -169,3 +169,26 @@ def test_a_dull_stretch_between_black_frames_is_no_peak_whatever_the_scores_scal
     values = 1e5 + bumps(TIMES, [8], [1.0])
     luma = np.where(((TIMES >= 14) & (TIMES < 16)) | ((TIMES >= 18) & (TIMES < 20)), 0.0, 0.5)
     assert [round(s.time) for s in find_spots(curve_of(TIMES, values, luma_mean=luma), top=3)] == [8]
+
+
+def test_shots_are_worked_out_once_per_curve_and_travel_with_it(monkeypatch):
+    from dataclasses import replace
+
+    from vidaesthetic import plot_curve, smooth
+    from vidaesthetic.curve import shots
+
+    calls = []
+    classify = shots.classify_frames
+    monkeypatch.setattr(shots, "classify_frames", lambda curve: calls.append(curve) or classify(curve))
+    luma = np.where(np.abs(TIMES - 10) < 2, 0.0, 0.5)
+    curve = smooth(curve_of(TIMES, bumps(TIMES, [5, 20], [1.0, 0.8]), luma_mean=luma))
+    find_spots(curve, top=6)
+    spots = find_spots(curve, top=3)
+    assert selection_parameters(curve, 3, 2.0, 0.05, None, 0.95)["shots"] == 2
+    plot_curve(curve, spots)
+    assert len(calls) == 1
+    assert (curve.shots == shots.shot_ids(curve)).all() and (curve.pickable == (luma > 0)).all()
+    with pytest.raises(ValueError):
+        curve.pickable[0] = False  # shared by every stage: read-only
+    other = replace(curve, luma_mean=np.full(len(TIMES), 0.5, np.float32))  # other frames: worked out again
+    assert other.pickable.all() and len(calls) == 2

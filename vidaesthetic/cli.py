@@ -19,7 +19,7 @@ from ._internal.atomic import check_output_directory
 from ._version import __version__
 from .apps.explain import guided_saliency, load_target, parse_target, save_overlay
 from .apps.live import SHOT_FORMATS, best_frame, save_best
-from .apps.rank import IMAGE_SUFFIXES, export_best, find_images, rank_images
+from .apps.rank import IMAGE_SUFFIXES, copy_ranked, find_images, rank_images
 from .batch import (
     Job,
     parse_shard,
@@ -373,7 +373,7 @@ def rank(paths: Sequence[Path], top: Optional[int], copy_to: Optional[Path], lin
     if not report.ranked:
         raise InputError(f"none of the {len(files)} files could be read as an image")
     if destination is not None:
-        export_best(report, destination, mode="copy" if copy_to is not None else "link")
+        copy_ranked(report, destination, mode="copy" if copy_to is not None else "link")
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     elif as_csv:

@@ -9,7 +9,6 @@ touches it.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -24,13 +23,11 @@ from ..errors import InputError, ModelError, PathLike
 from ..models.base import AestheticModel
 from ..models.slim_resnet import AestheticResNet, guided_backprop
 from ..output.plot import save_figure
-from ..timecode import format_timecode
+from ..timecode import format_timecode, parse_time
 from ..video import open_video
 
 CLIP_PERCENTILE = 99.0
 """Gradient magnitudes above this percentile all map to 1: a few extreme pixels must not darken the rest."""
-
-_TIME = re.compile(r"(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?|\.\d+)")
 
 
 def guided_saliency(model: AestheticModel, frame: np.ndarray) -> np.ndarray:
@@ -66,11 +63,12 @@ def parse_target(target: str) -> Tuple[Path, Optional[float]]:
     ``photo@2x.png`` stays a path.
     """
     path, separator, suffix = target.rpartition("@")
-    match = _TIME.fullmatch(suffix) if separator and path else None
-    if match is None:
-        return Path(target), None
-    hours, minutes, seconds = match.groups()
-    return Path(path), int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds)
+    if separator and path:
+        try:
+            return Path(path), parse_time(suffix)
+        except ValueError:
+            pass  # not a time: part of the file's name
+    return Path(target), None
 
 
 def load_target(target: str) -> Tuple[np.ndarray, str]:

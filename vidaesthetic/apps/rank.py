@@ -1,4 +1,4 @@
-"""Ranking still images by aesthetic score, and exporting the best of them.
+"""Ranking still images by aesthetic score, and copying (or linking) the best of them into a folder.
 
 The paper's first application: re-sort a photo collection so the pictures
 people are most likely to like come first. Each image is shown to the model
@@ -30,7 +30,7 @@ from ..errors import InputError, OutputError, PathLike
 from ..models import AestheticModel, load_model
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
-EXPORT_MODES = ("copy", "link")
+COPY_MODES = ("copy", "link")
 
 _TURNED = (5, 6, 7, 8)
 """EXIF orientations that turn the picture a quarter, swapping its width and height."""
@@ -211,7 +211,7 @@ def _reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def export_best(report: RankReport, destination: PathLike, *, top: Optional[int] = None,
+def copy_ranked(report: RankReport, destination: PathLike, *, top: Optional[int] = None,
                 mode: str = "copy") -> List[Path]:
     """Copy or symlink the best ``top`` images (all when None) into ``destination``, best first.
 
@@ -223,8 +223,8 @@ def export_best(report: RankReport, destination: PathLike, *, top: Optional[int]
     Returns:
         The written paths, best first.
     """
-    if mode not in EXPORT_MODES:
-        raise InputError(f"unknown export mode {mode!r}; use one of {', '.join(EXPORT_MODES)}")
+    if mode not in COPY_MODES:
+        raise InputError(f"unknown copy mode {mode!r}; use one of {', '.join(COPY_MODES)}")
     if top is not None and top < 1:
         raise InputError("top must be at least 1")
     best = report.ranked[:top]

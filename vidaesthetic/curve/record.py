@@ -10,7 +10,7 @@ import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -43,6 +43,12 @@ class ScoreCurve:
             are None in curves saved by older versions.
         smoothed: Kalman-smoothed scores, once :func:`vidaesthetic.smooth` has run.
         embeddings: float16 embeddings (N x D) when asked for.
+
+    Each frame's shot and whether it may be picked (:attr:`shots`,
+    :attr:`pickable`) are worked out once, on first use, and travel with the
+    curve through :meth:`with_smoothing`; a copy with other frames
+    (``dataclasses.replace``) works them out again. They are not saved: they
+    follow from the saved measurements.
     """
 
     times: np.ndarray
@@ -60,6 +66,7 @@ class ScoreCurve:
     embeddings: Optional[np.ndarray] = None
     sharpness: Optional[np.ndarray] = None
     change: Optional[np.ndarray] = None
+    _classes: Optional[Tuple[np.ndarray, np.ndarray]] = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.times.shape[0])
@@ -69,8 +76,30 @@ class ScoreCurve:
         """The smoothed scores when present, else the raw ones."""
         return self.smoothed if self.smoothed is not None else self.raw
 
+    @property
+    def shots(self) -> np.ndarray:
+        """A shot number per frame; blank runs between shots are -1 (see :mod:`vidaesthetic.curve.shots`)."""
+        return self._frame_classes()[0]
+
+    @property
+    def pickable(self) -> np.ndarray:
+        """Which frames may be key frames: not blank, blurred or in a transition."""
+        return self._frame_classes()[1]
+
+    def _frame_classes(self) -> Tuple[np.ndarray, np.ndarray]:
+        if self._classes is None:
+            from .shots import classify_frames  # shots reads curves: imported here, not at the top
+
+            self._classes = classify_frames(self)
+            for array in self._classes:
+                array.flags.writeable = False  # shared by every stage that reads them
+        return self._classes
+
     def with_smoothing(self, smoothed: np.ndarray, parameters: Dict[str, Any]) -> "ScoreCurve":
-        return replace(self, smoothed=np.asarray(smoothed, dtype=np.float64), smoothing=dict(parameters))
+        """A copy with ``smoothed`` scores; the same frames, so the same shots."""
+        copy = replace(self, smoothed=np.asarray(smoothed, dtype=np.float64), smoothing=dict(parameters))
+        copy._classes = self._classes
+        return copy
 
     def matches(self, source: Dict[str, Any], model: Dict[str, Any], sampling: Dict[str, Any]) -> bool:
         """True when this curve was computed from the same file, model and sampling."""

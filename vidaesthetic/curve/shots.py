@@ -19,6 +19,8 @@ All of it comes from the model-independent measurements of
 
 from __future__ import annotations
 
+from typing import Tuple
+
 import numpy as np
 
 from .record import ScoreCurve
@@ -95,3 +97,10 @@ def transition_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
 def unusable_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
     """Frames never to pick: blank, blurred or in a transition."""
     return blank_frames(curve) | blurred_frames(curve, shots) | transition_frames(curve, shots)
+
+
+def classify_frames(curve: ScoreCurve) -> Tuple[np.ndarray, np.ndarray]:
+    """Each frame's shot and whether it may be picked: what :attr:`ScoreCurve.shots` and
+    :attr:`ScoreCurve.pickable` hold, worked out here once per curve."""
+    shots = shot_ids(curve)
+    return shots, ~unusable_frames(curve, shots)

@@ -24,7 +24,6 @@ import numpy as np
 from filterpy.kalman import KalmanFilter
 
 from .record import ScoreCurve
-from .shots import shot_ids, unusable_frames
 
 DEFAULT_TIME_CONSTANT = 1.0
 _MIN_STEP = 1e-4  # seconds; guards against duplicated timestamps
@@ -90,8 +89,7 @@ def smooth(curve: ScoreCurve, time_constant: float = DEFAULT_TIME_CONSTANT, caus
     down: the filter runs over the others and the curve is interpolated
     across them.
     """
-    shots = shot_ids(curve)
-    pickable = ~unusable_frames(curve, shots)
+    shots, pickable = curve.shots, curve.pickable
     smoothed = np.empty(len(curve))
     changes = np.zeros(0, dtype=int) if across_cuts else np.flatnonzero(np.diff(shots) != 0) + 1
     bounds = [0, *changes, len(curve)]

@@ -22,7 +22,6 @@ from scipy.signal import find_peaks
 from ..timecode import format_timecode
 from . import shots as rules
 from .record import ScoreCurve
-from .shots import shot_ids, unusable_frames
 
 DEFAULT_MIN_GAP = 2.0
 DEFAULT_MIN_PROMINENCE = 0.05
@@ -52,11 +51,6 @@ class Spot:
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
-
-
-def usable_frames(curve: ScoreCurve) -> np.ndarray:
-    """Boolean mask of frames that may be picked (not blank, blurred or in a transition)."""
-    return ~unusable_frames(curve, shot_ids(curve))
 
 
 def automatic_count(curve: ScoreCurve) -> int:
@@ -98,8 +92,7 @@ def find_spots(
         raise ValueError("min_gap, min_prominence, refine_window and per_shot must not be negative")
     if len(curve) == 0:
         return []
-    shots = shot_ids(curve)
-    usable = ~unusable_frames(curve, shots)
+    shots, usable = curve.shots, curve.pickable
     if not usable.any():
         return []
     values = curve.values.astype(np.float64)
@@ -199,7 +192,7 @@ def selection_parameters(curve: ScoreCurve, top: Optional[int], min_gap: float, 
         "per_shot": per_shot if per_shot is not None else
         f"one per {AUTO_SHOT_SECONDS_PER_SPOT:g} s of shot",
         "max_similarity": max_similarity,
-        "shots": int(shot_ids(curve).max() + 1) if len(curve) else 0,
+        "shots": int(curve.shots.max() + 1) if len(curve) else 0,
         "never_picked": {
             "blank": {"min_luma": rules.MIN_LUMA, "max_luma": rules.MAX_LUMA, "min_luma_std": rules.MIN_LUMA_STD},
             "blurred_below_share_of_shot_p90_sharpness": rules.BLUR_RATIO,

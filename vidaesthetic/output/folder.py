@@ -126,7 +126,7 @@ def _write_csv(curve: ScoreCurve, path: Path) -> None:
 def spots_document(curve: ScoreCurve, spots: Sequence[Spot], selection: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The ``spots.json`` record: video, model, parameters and every spot."""
     return {
-        "format": "vidaesthetic.curve.spots",
+        "format": "vidaesthetic.spots",
         "version": 1,
         "vidaesthetic": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -12,15 +12,11 @@ from matplotlib.ticker import FuncFormatter
 
 from .._internal.atomic import OutputSet
 from ..curve.record import ScoreCurve
-from ..curve.spots import Spot, usable_frames
+from ..curve.spots import Spot
 from ..errors import OutputError, PathLike
+from ..timecode import clock_timecode
 
 PLOT_FORMATS = ("png", "svg", "pdf")
-
-
-def _clock(seconds: float, _position: object = None) -> str:
-    minutes, secs = divmod(max(seconds, 0.0), 60)
-    return f"{int(minutes)}:{secs:04.1f}" if minutes < 60 else f"{int(minutes // 60)}:{int(minutes % 60):02d}:{int(secs):02d}"
 
 
 def plot_curve(
@@ -61,7 +57,7 @@ def _draw_curve(axes, curve: ScoreCurve, spots: Sequence[Spot]) -> None:
     axes.plot(times, curve.raw, color="0.65", linewidth=0.8, label="raw score")
     if curve.smoothed is not None:
         axes.plot(times, curve.smoothed, color="tab:blue", linewidth=2.0, label="smoothed")
-    unusable = ~usable_frames(curve)
+    unusable = ~curve.pickable
     if unusable.any():
         low, high = axes.get_ylim()
         axes.fill_between(times, low, high, where=unusable, color="0.1", alpha=0.12, step="mid",
@@ -81,7 +77,7 @@ def _draw_curve(axes, curve: ScoreCurve, spots: Sequence[Spot]) -> None:
             color="tab:red",
         )
     axes.margins(x=0.01, y=0.25)
-    axes.xaxis.set_major_formatter(FuncFormatter(_clock))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda seconds, _position: clock_timecode(seconds)))
     axes.set_xlabel("time (m:ss)")
     axes.set_ylabel("aesthetic score")
     axes.grid(alpha=0.3)
