@@ -4,7 +4,17 @@ A model registers itself where it is defined, with :func:`register_model` as
 a class decorator; :func:`~vidaesthetic.models.load_model` and
 :func:`~vidaesthetic.models.load_weights` only consult this table, so adding a
 model is one module (imported by ``vidaesthetic.models``, or by the code that
-wants it) and no edit anywhere else.
+wants it) and no edit anywhere else::
+
+    @register_model("my-student", environment="MY_STUDENT_WEIGHTS")
+    class Student(AestheticModel):
+        architecture = "my-student-v1"   # recorded in its weights files
+        input_size, embedding_dim = (160, 160), 128
+
+        def weights_config(self): ...    # constructor arguments its weights files record
+        def embed(self, frames): ...
+
+    load_model("my-student", weights="student.safetensors")
 """
 
 from __future__ import annotations
