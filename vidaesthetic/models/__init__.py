@@ -1,8 +1,13 @@
 """Aesthetic models: the interface, the registry, the built-in baseline, the paper's ResNet, and ``load_model``.
 
-Each model registers itself in its own module with :func:`register_model`;
-importing the module is all it takes for :func:`load_model` to know it.
+Each model registers itself in its own module with :func:`register_model`,
+and every module of this package is imported here: adding a model is adding
+one file to this folder (or, outside the package, importing the module that
+registers it).
 """
+
+import importlib
+import pkgutil
 
 from .base import AestheticModel
 from .baseline import BaselineModel
@@ -10,6 +15,10 @@ from .registry import DEFAULT_MODEL, cache_dir, fetch_release, import_release, i
 from .slim_resnet import AestheticResNet
 from .spec import ModelSpec, Release, available_models, model_spec, register_model
 from .weights import load_weights, read_metadata, save_weights
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+del _module
 
 __all__ = [
     "AestheticModel",
