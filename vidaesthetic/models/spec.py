@@ -3,8 +3,8 @@
 A model registers itself where it is defined, with :func:`register_model` as
 a class decorator; :func:`~vidaesthetic.models.load_model` and
 :func:`~vidaesthetic.models.load_weights` only consult this table, so adding a
-model is one module (imported by ``vidaesthetic.models``, or by the code that
-wants it) and no edit anywhere else::
+model is one module (a file in ``vidaesthetic/models/``, which the package
+imports, or any module its user imports) and no edit anywhere else::
 
     @register_model("my-student", environment="MY_STUDENT_WEIGHTS")
     class Student(AestheticModel):
