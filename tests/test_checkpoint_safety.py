@@ -13,15 +13,14 @@ from click.testing import CliRunner
 from PIL import Image
 
 from media import textured
+from tf_writer import slim_variables_from_state_dict, write_checkpoint
 from train import checkpoint
 from train.__main__ import main as train_main
 from train.imagenet import load_imagenet
 from vidaesthetic import ModelError, ScoreCurve, VideoInfo, load_model
 from vidaesthetic.cli import main as vidaesthetic_main
 from vidaesthetic.models import registry
-from vidaesthetic.models.slim_convert import slim_variables_from_state_dict
 from vidaesthetic.models.slim_resnet import ResNetV1
-from vidaesthetic.models.tf_checkpoint import write_checkpoint
 
 FORMS = ["torch.save", "pickle"]
 

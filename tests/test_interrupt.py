@@ -111,9 +111,8 @@ def slow_release(tmp_path, monkeypatch):
 
     from vidaesthetic._internal.download import git_blob_sha1
     from vidaesthetic.models import release
-    from vidaesthetic.models.slim_convert import slim_variables_from_state_dict
     from vidaesthetic.models.slim_resnet import ResNetV1
-    from vidaesthetic.models.tf_checkpoint import write_checkpoint
+    from tf_writer import slim_variables_from_state_dict, write_checkpoint
 
     root = tmp_path / "www"
     root.mkdir()

@@ -11,11 +11,12 @@ import pytest
 import torch
 
 from media import FIXTURES
+from tf_writer import write_checkpoint
 from vidaesthetic import ModelError, OutputError, load_model
 from vidaesthetic._internal.download import DownloadError, git_blob_sha1
 from vidaesthetic.models import fetch_release, import_release, read_metadata
 from vidaesthetic.models import registry, release
-from vidaesthetic.models.tf_checkpoint import read_index, write_checkpoint
+from vidaesthetic.models.tf_checkpoint import read_index
 
 AUTHORS = FIXTURES / "authors"
 # The converted release on this machine, looked up before tests redirect the cache.

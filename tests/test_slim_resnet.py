@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tf_writer import slim_variables_from_state_dict
 from vidaesthetic.errors import ModelError
-from vidaesthetic.models.slim_convert import slim_variables_from_state_dict, state_dict_from_slim
+from vidaesthetic.models.slim_convert import state_dict_from_slim
 from vidaesthetic.models.slim_resnet import MEAN_RGB, AestheticResNet, MeanLike, ResNetV1, max_pool_same
 
 AUTHORS_INDEX = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "authors" / "ae_model.index"

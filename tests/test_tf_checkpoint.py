@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tf_writer
+from tf_writer import write_checkpoint
 from vidaesthetic.errors import ModelError
 from vidaesthetic.models import tf_checkpoint
 from vidaesthetic.models.safe_pickle import load_mean_image
-from vidaesthetic.models.tf_checkpoint import read_checkpoint, read_index, write_checkpoint
+from vidaesthetic.models.tf_checkpoint import read_checkpoint, read_index
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 AUTHORS = FIXTURES / "authors"
@@ -60,10 +62,10 @@ def test_real_index_lists_the_resnet50_variables(real_index) -> None:
 def test_real_index_entries_reencode_byte_for_byte(real_index) -> None:
     """The writer's protobuf encoding matches what TensorFlow wrote."""
     raw = dict(tf_checkpoint._table_items((AUTHORS / "ae_model.index").read_bytes()))
-    assert raw.pop(b"") == tf_checkpoint._encode_header()
+    assert raw.pop(b"") == tf_writer.encode_header()
     for name, entry in real_index.items():
-        number = tf_checkpoint._TF_DTYPES[entry.dtype]
-        encoded = tf_checkpoint._encode_entry(number, entry.shape, entry.offset, entry.size, entry.crc32c)
+        number = tf_writer.TF_DTYPES[entry.dtype]
+        encoded = tf_writer.encode_entry(number, entry.shape, entry.offset, entry.size, entry.crc32c)
         assert raw[name.encode()] == encoded, name
 
 
@@ -177,18 +179,18 @@ def test_corrupt_index(tmp_path: Path, corrupt, message: str) -> None:
 
 
 def _write_index(path: Path, entries: dict[bytes, bytes]) -> None:
-    items = [(b"", tf_checkpoint._encode_header()), *sorted(entries.items())]
-    path.write_bytes(tf_checkpoint._encode_table(items))
+    items = [(b"", tf_writer.encode_header()), *sorted(entries.items())]
+    path.write_bytes(tf_writer.encode_table(items))
 
 
 def test_entry_whose_size_disagrees_with_dtype_and_shape(tmp_path: Path) -> None:
-    _write_index(tmp_path / "ckpt.index", {b"w": tf_checkpoint._encode_entry(1, (2, 3), 0, 20, 0)})
+    _write_index(tmp_path / "ckpt.index", {b"w": tf_writer.encode_entry(1, (2, 3), 0, 20, 0)})
     with pytest.raises(ModelError, match=r"'w' declares 20 bytes, but float32 of shape \[2, 3\] takes 24"):
         read_checkpoint(tmp_path / "ckpt")
 
 
 def test_entry_with_an_unsupported_dtype(tmp_path: Path) -> None:
-    _write_index(tmp_path / "ckpt.index", {b"w": tf_checkpoint._encode_entry(14, (4,), 0, 8, 0)})
+    _write_index(tmp_path / "ckpt.index", {b"w": tf_writer.encode_entry(14, (4,), 0, 8, 0)})
     with pytest.raises(ModelError, match=r"'w' has TensorFlow dtype 14 \(bfloat16\)"):
         read_index(tmp_path / "ckpt.index")
 
@@ -196,7 +198,7 @@ def test_entry_with_an_unsupported_dtype(tmp_path: Path) -> None:
 def test_many_entries_span_several_blocks(tmp_path: Path) -> None:
     tensors = {f"layer{i:04d}/weights": np.full(3, i, dtype=np.int32) for i in range(500)}
     write_checkpoint(tmp_path / "ckpt", tensors)
-    assert (tmp_path / "ckpt.index").stat().st_size > 2 * tf_checkpoint._BLOCK_SIZE
+    assert (tmp_path / "ckpt.index").stat().st_size > 2 * tf_writer.BLOCK_SIZE
     loaded = read_checkpoint(tmp_path / "ckpt")
     assert list(loaded) == sorted(tensors)
     assert all(loaded[name][0] == int(name[5:9]) for name in loaded)

@@ -21,7 +21,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError, ModelError, PathLike
 from ..models.base import AestheticModel
-from ..models.slim_resnet import AestheticResNet, guided_backprop
 from ..output.plot import save_figure
 from ..timecode import format_timecode, parse_time
 from ..video import open_video
@@ -37,14 +36,15 @@ def guided_saliency(model: AestheticModel, frame: np.ndarray) -> np.ndarray:
     model's resize, so it comes back at the frame's size. The model's
     parameters, their ``.grad``, its mode and its ReLUs are left as they were.
     """
-    if not isinstance(model, AestheticResNet):
+    guided = model.guided_backprop()
+    if guided is None:
         raise ModelError(f"the {model.name} model has no saliency; use the learned model (vidaesthetic weights fetch)")
     pixels = torch.tensor(frame, dtype=torch.float32, device=model.device).permute(2, 0, 1)[None].requires_grad_()
     training = model.training
     model.eval()  # batch statistics of one frame would explain nothing (and move BN's running ones)
     try:
         # float32 and no autocast: low-precision gradients are mostly noise at the input.
-        with guided_backprop(model.net), torch.enable_grad():
+        with guided, torch.enable_grad():
             score = torch.linalg.vector_norm(model.embed(pixels), dim=1).sum()
             (gradient,) = torch.autograd.grad(score, pixels)
     finally:

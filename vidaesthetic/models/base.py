@@ -26,18 +26,37 @@ class AestheticModel(nn.Module):
         name: registry name, e.g. ``"baseline"`` or ``"aesthetic-resnet50"``.
         input_size: (height, width) the frames should be decoded at.
         embedding_dim: length D of each embedding.
+        architecture: id of the network in weights files; None for
+            training-free models. A learned model saves its ``state_dict``
+            and :meth:`weights_config` (see :mod:`vidaesthetic.models.weights`).
     """
 
     name: str = "model"
     input_size: Tuple[int, int] = (224, 224)
     embedding_dim: int = 0
+    architecture: Optional[str] = None
     precision: Optional[torch.dtype] = None
     """Autocast dtype for :meth:`embed` on the model's device (None: float32)."""
+    _weights_id: Optional[str] = None
 
     @property
     def weights_id(self) -> str:
-        """A short content hash of the weights (``"builtin"`` for training-free models)."""
-        return "builtin"
+        """A short content hash of the weights: ``"builtin"`` for training-free models, ``"random"`` until loaded."""
+        if self._weights_id is not None:
+            return self._weights_id
+        return "builtin" if self.architecture is None else "random"
+
+    @weights_id.setter
+    def weights_id(self, value: str) -> None:
+        self._weights_id = value
+
+    def weights_config(self) -> Dict[str, object]:
+        """Constructor keyword arguments (JSON values) that rebuild this network; weights files record them."""
+        return {}
+
+    def guided_backprop(self) -> Optional[ContextManager[None]]:
+        """A context in which every ReLU's backward is guided, for saliency maps; None if the model has none."""
+        return None
 
     @property
     def device(self) -> torch.device:

@@ -32,11 +32,13 @@ import torch
 import torch.nn.functional as F
 
 from .base import AestheticModel
+from .spec import register_model
 
 _LUMA = (0.299, 0.587, 0.114)
 _GRID = 4
 
 
+@register_model("baseline")
 class BaselineModel(AestheticModel):
     """Sharpness x exposure x contrast x colourfulness, batched in torch on any device."""
 

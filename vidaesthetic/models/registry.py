@@ -1,9 +1,11 @@
 """Resolving a model name or weights file to a ready model, and the weights cache.
 
-``load_model`` looks for the learned model's weights in this order: an
-explicit path, ``VIDAESTHETIC_WEIGHTS``, the user cache, a download of the
-authors' release (converted once into the cache). With none of these, the
-default falls back to the built-in ``baseline`` and says so in one line.
+Models are looked up in the registry (:mod:`vidaesthetic.models.spec`).
+``load_model`` looks for a learned model's weights in the order its spec
+gives: an explicit path, its environment variable (``VIDAESTHETIC_WEIGHTS``
+for the paper's model), the user cache, a download of its release
+(converted once into the cache). With none of these, the default model falls
+back to the built-in ``baseline`` and says so in one line.
 """
 
 from __future__ import annotations
@@ -22,15 +24,15 @@ from .._internal.locks import folder_lock
 from ..errors import InputError, ModelError, PathLike, VidaestheticError
 from . import release
 from .base import AestheticModel
-from .baseline import BaselineModel
-from .slim_resnet import AestheticResNet
+from .slim_resnet import PAPER_MODEL
+from .spec import MODELS, ModelSpec, model_spec  # noqa: F401  (MODELS: the CLI's --model choices)
 from .weights import load_weights
 
 log = logging.getLogger("vidaesthetic")
 
-DEFAULT_MODEL = release.MODEL_NAME
-MODELS = ("baseline", DEFAULT_MODEL)
-WEIGHTS_ENVIRONMENT = "VIDAESTHETIC_WEIGHTS"
+DEFAULT_MODEL = PAPER_MODEL
+FALLBACK_MODEL = "baseline"
+"""What the default model falls back to when its weights cannot be found."""
 CACHE_ENVIRONMENT = "VIDAESTHETIC_CACHE"
 OFFLINE_ENVIRONMENT = "VIDAESTHETIC_OFFLINE"
 PRECISIONS = {"auto": None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -47,7 +49,7 @@ def cache_dir() -> Path:
 
 
 def cached_weights_path(name: str = DEFAULT_MODEL) -> Path:
-    return cache_dir() / f"{name}.safetensors"
+    return cache_dir() / model_spec(name).cache_file
 
 
 def installed_weights() -> List[Path]:
@@ -115,21 +117,21 @@ def _writable(folder: Path) -> None:
     make_writable_directory(folder, "weights cache", f"set {CACHE_ENVIRONMENT} to another folder")
 
 
-def _learned_weights(explicit: bool) -> Optional[Path]:
-    """Weights of the default learned model from the environment, the cache or a download."""
-    if os.environ.get(WEIGHTS_ENVIRONMENT):
-        path = Path(os.environ[WEIGHTS_ENVIRONMENT]).expanduser()
+def _find_weights(spec: ModelSpec, explicit: bool) -> Optional[Path]:
+    """Weights of a learned model from its environment variable, the cache or a download of its release."""
+    if spec.environment and os.environ.get(spec.environment):
+        path = Path(os.environ[spec.environment]).expanduser()
         if not path.is_file():
-            raise ModelError(f"{WEIGHTS_ENVIRONMENT} names a missing file", path)
+            raise ModelError(f"{spec.environment} names a missing file", path)
         return path
-    cached = cached_weights_path()
+    cached = cache_dir() / spec.cache_file
     if cached.is_file():
         return cached
-    if _offline():
+    if spec.release is None or _offline():
         return None
-    log.info("downloading the authors' model once (98 MiB) into %s", cache_dir())
+    log.info("downloading %s once into %s", spec.release.description, cache_dir())
     try:
-        return fetch_release()
+        return spec.release.fetch()
     except VidaestheticError as error:
         if explicit:
             raise
@@ -148,36 +150,40 @@ def load_model(
     """A ready model in eval mode on ``device``.
 
     Args:
-        name: ``"baseline"``, ``"aesthetic-resnet50"``, or None for the learned
-            model when its weights can be found (else the baseline, with a notice).
+        name: a registered model (see :func:`available_models`), or None for
+            the paper's learned model when its weights can be found (else the
+            baseline, with a notice).
         weights: a weights file (safetensors) to load; overrides the search.
+            With no ``name``, the file's own architecture decides the model.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or a torch device.
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere),
             ``"fp32"``, ``"bf16"`` or ``"fp16"``.
         compile: compile the network with ``torch.compile`` (faster once warm;
             the first batch takes tens of seconds).
     """
-    if name not in (None, *MODELS):
-        raise ModelError(f"unknown model {name!r}; available: {', '.join(MODELS)}")
+    spec = model_spec(name or DEFAULT_MODEL)
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     target = resolve_device(device)
-    if name == "baseline":
+    if not spec.learned:
         if weights is not None:
-            raise InputError("the baseline model takes no weights file")
-        return BaselineModel().to(target).eval()
-    path = Path(weights) if weights is not None else _learned_weights(explicit=name is not None)
+            raise InputError(f"the {spec.name} model takes no weights file")
+        return spec.constructor().to(target).eval()
+    path = Path(weights) if weights is not None else _find_weights(spec, explicit=name is not None)
     if path is None:
         if name is not None:
-            raise ModelError(f"no weights for {name}: {GET_LEARNED_MODEL}, or pass --weights FILE")
+            how = f"{GET_LEARNED_MODEL}, or pass --weights FILE" if spec.release else "pass --weights FILE"
+            raise ModelError(f"no weights for {name}: {how}")
         log.info("scoring with the built-in baseline model, not the paper's learned model (not installed%s): %s",
                  "" if _offline() else ", and it could not be downloaded", GET_LEARNED_MODEL)
-        return BaselineModel().to(target).eval()
+        return model_spec(FALLBACK_MODEL).constructor().to(target).eval()
     model = load_weights(path)
+    if name is not None and model.architecture != spec.architecture:
+        raise ModelError(f"holds {model.architecture} weights, not the {name} model's {spec.architecture}", path)
     return _accelerate(model, target, precision, compile)
 
 
-def _accelerate(model: AestheticResNet, device: torch.device, precision: str, compile: bool) -> AestheticResNet:
+def _accelerate(model: AestheticModel, device: torch.device, precision: str, compile: bool) -> AestheticModel:
     """Place the model for speed: channels-last memory, and autocast on CUDA unless fp32 is asked for."""
     model = model.to(device=device, memory_format=torch.channels_last).eval()
     chosen = PRECISIONS[precision]
@@ -188,5 +194,6 @@ def _accelerate(model: AestheticResNet, device: torch.device, precision: str, co
         torch.backends.cudnn.allow_tf32 = False
     model.precision = chosen
     if compile:
-        model.net = torch.compile(model.net)
+        for name, network in model.named_children():
+            setattr(model, name, torch.compile(network))
     return model

@@ -18,7 +18,8 @@ import numpy as np
 from ..errors import ModelError, PathLike
 from .safe_pickle import load_mean_image
 from .slim_convert import network_size, state_dict_from_slim
-from .slim_resnet import MEAN_RGB, AestheticResNet
+from .slim_resnet import PAPER_MODEL, AestheticResNet
+from .spec import model_spec
 from .tf_checkpoint import read_checkpoint
 from .weights import save_weights
 
@@ -27,7 +28,6 @@ log = logging.getLogger("vidaesthetic")
 REPOSITORY = "cgtuebingen/will-people-like-your-image"
 COMMIT = "7fd65d859790fa4a2050b6769f3cf174babd35bc"
 SCOPE = "resnet_v1_50"
-MODEL_NAME = "aesthetic-resnet50"
 URL_ENVIRONMENT = "VIDAESTHETIC_RELEASE_URL"
 
 
@@ -68,7 +68,7 @@ def convert_checkpoint(
 ) -> str:
     """Convert a slim ``resnet_v1_50`` checkpoint (and its mean image) to a weights file.
 
-    Without a mean image the authors' channel means are used, which moves
+    Without a mean image the registered channel means are used, which moves
     scores slightly; a notice says so. Returns the new file's ``weights_id``.
     """
     variables = read_checkpoint(prefix)
@@ -79,10 +79,13 @@ def convert_checkpoint(
 
 
 def _mean(mean_image: Optional[PathLike]):
+    """The release's mean image in RGB order, or the registered channel means without one."""
+    spec = model_spec(PAPER_MODEL)
     if mean_image is None or not Path(mean_image).is_file():
         log.info("no mean image (mean_bgr.p) found: using the authors' channel means instead")
-        return MEAN_RGB
-    return np.ascontiguousarray(load_mean_image(mean_image)[::-1])  # BGR -> RGB
+        return spec.mean
+    image = load_mean_image(mean_image)
+    return np.ascontiguousarray(image[::-1] if spec.colour_order == "BGR" else image)
 
 
 def release_provenance(folder: Path, verified: bool) -> Dict[str, object]:

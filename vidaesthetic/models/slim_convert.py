@@ -1,4 +1,4 @@
-"""Map TF-slim ``resnet_v1`` variables to :class:`ResNetV1` parameters and back.
+"""Map TF-slim ``resnet_v1`` variables to :class:`ResNetV1` parameters.
 
 The mapping is purely by name (module names mirror slim scopes, see
 :mod:`vidaesthetic.models.slim_resnet`) plus one layout change: slim conv
@@ -102,19 +102,6 @@ def state_dict_from_slim(variables: Mapping[str, np.ndarray],
     if ignored:
         log.info("ignored %d non-model variables: %s", len(ignored), ", ".join(ignored))
     return state
-
-
-def slim_variables_from_state_dict(state_dict: Mapping[str, torch.Tensor],
-                                   scope: str = "resnet_v1_50") -> Dict[str, np.ndarray]:
-    """The inverse of :func:`state_dict_from_slim`: slim names and HWIO arrays."""
-    unit_scope = LAYOUTS[depth_of(scope)][0].scope
-    variables: Dict[str, np.ndarray] = {}
-    for key, tensor in state_dict.items():
-        name = slim_name(key, scope, unit_scope)
-        if name is not None:
-            array = tensor.detach().cpu().numpy()
-            variables[name] = np.ascontiguousarray(array.transpose(2, 3, 1, 0) if array.ndim == 4 else array)
-    return variables
 
 
 def network_size(variables: Mapping[str, np.ndarray], scope: str) -> Tuple[float, int]:

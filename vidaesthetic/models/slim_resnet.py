@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Dict, Iterator, Optional, Sequence, Tuple, Type, Union
+from pathlib import Path
+from typing import ContextManager, Dict, Iterator, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 import torch
@@ -32,9 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import AestheticModel
+from .spec import Release, register_model
 
 BN_EPSILON = 1e-5
 """slim's ``resnet_arg_scope`` epsilon (a port with Keras' 1e-3 drifts by ~1 %)."""
+
+PAPER_MODEL = "aesthetic-resnet50"
+"""The registry name of the paper's model, the default."""
 
 MEAN_RGB = (123.15, 115.90, 103.06)
 """Channel means of the authors' mean image ``mean_bgr.p``, in RGB order."""
@@ -238,6 +243,17 @@ def _scaled(channels: int, width: float) -> int:
 MeanLike = Union[torch.Tensor, np.ndarray, Sequence[float]]
 
 
+def _fetch_authors_release() -> Path:
+    """The authors' weights, converted into the cache (imported late: the release code builds this module's model)."""
+    from .registry import fetch_release
+
+    return fetch_release()
+
+
+@register_model(
+    PAPER_MODEL, input_size=(224, 224), embedding_dim=1000, mean=MEAN_RGB, colour_order="BGR",
+    environment="VIDAESTHETIC_WEIGHTS", release=Release(_fetch_authors_release, "the authors' model (98 MiB)"),
+)
 class AestheticResNet(AestheticModel):
     """The paper's encoder: uint8 RGB frames -> whole-frame resize -> minus mean -> ResNet.
 
@@ -255,6 +271,7 @@ class AestheticResNet(AestheticModel):
     """
 
     mean: torch.Tensor
+    architecture = "tf-slim-resnet_v1"
 
     def __init__(self, depth: int = 50, width: float = 1.0,
                  input_size: Tuple[int, int] = (224, 224), embedding_dim: int = 1000,
@@ -265,17 +282,14 @@ class AestheticResNet(AestheticModel):
         self.embedding_dim = embedding_dim
         self.net = ResNetV1(depth, width, embedding_dim)
         self.register_buffer("mean", _mean_image(mean, self.input_size))
-        self._weights_id = "random"
         self.eval()  # scoring must use BN's moving statistics; training opts in with .train()
 
-    @property
-    def weights_id(self) -> str:
-        """Identifier of the loaded weights; set by the loader (``"random"`` until then)."""
-        return self._weights_id
+    def weights_config(self) -> Dict[str, object]:
+        return {"depth": self.net.depth, "width": float(self.net.width),
+                "input_size": list(self.input_size), "embedding_dim": self.embedding_dim}
 
-    @weights_id.setter
-    def weights_id(self, value: str) -> None:
-        self._weights_id = value
+    def guided_backprop(self) -> ContextManager[None]:
+        return guided_backprop(self.net)
 
     def describe(self) -> Dict[str, object]:
         return {

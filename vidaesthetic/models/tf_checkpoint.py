@@ -1,4 +1,4 @@
-"""Read and write TensorFlow V2 checkpoints without TensorFlow or protobuf.
+"""Read TensorFlow V2 checkpoints without TensorFlow or protobuf.
 
 The authors released their model as a TF-slim checkpoint: ``PREFIX.index``, a
 LevelDB-style sorted table that maps each tensor name to a small protobuf
@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import math
 import os
-import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import google_crc32c
 import numpy as np
 
-from vidaesthetic.errors import ModelError, OutputError, PathLike
+from vidaesthetic.errors import ModelError, PathLike
 
 _MAGIC = 0xDB4775248B80FB57  # last 8 bytes of every LevelDB-style table
 _FOOTER_LEN = 48  # two block handles padded to 40 bytes, then the magic
 _TRAILER_LEN = 5  # after each block: compression type byte, masked CRC32C
-_BLOCK_SIZE = 4096  # LevelDB's default data block size; any size is valid
-_RESTART_INTERVAL = 16  # keys between full (not prefix-compressed) keys
-_BUNDLE_VERSION = 1  # the tensor bundle format version this module speaks
+_BUNDLE_VERSION = 1  # the newest tensor bundle format version this module reads
 
 # TensorFlow DataType enum values with a fixed-size numpy equivalent.
 _DTYPES: dict[int, np.dtype] = {
@@ -47,7 +44,6 @@ _DTYPES: dict[int, np.dtype] = {
     22: np.dtype("<u4"),
     23: np.dtype("<u8"),
 }
-_TF_DTYPES = {dtype: number for number, dtype in _DTYPES.items()}
 # Names for the DataTypes we refuse, so the error says what was found.
 _UNSUPPORTED_DTYPES = {
     7: "string",
@@ -108,35 +104,6 @@ def read_checkpoint(prefix: PathLike) -> dict[str, np.ndarray]:
         shard_path = Path(f"{prefix}.data-{shard_id:05d}-of-{num_shards:05d}")
         tensors.update(_read_shard(shard_path, shard_entries))
     return {name: tensors[name] for name in entries}
-
-
-def write_checkpoint(prefix: PathLike, tensors: Mapping[str, np.ndarray]) -> None:
-    """Write ``tensors`` as a V2 checkpoint: ``PREFIX.index`` and one data shard.
-
-    It lives next to the reader so that both follow one description of the
-    format; exports and the tests' synthetic checkpoints use it.
-    """
-    prefix = os.fspath(prefix)
-    shard = bytearray()
-    records = [(b"", _encode_header())]
-    for name in sorted(tensors, key=str.encode):
-        if not name:
-            raise ValueError("tensor names must be non-empty: the empty key holds the header")
-        array = np.asarray(tensors[name])
-        dtype = array.dtype.newbyteorder("<")
-        if dtype not in _TF_DTYPES:
-            raise ValueError(f"tensor {name!r}: dtype {array.dtype} has no TensorFlow equivalent here")
-        data = array.astype(dtype, copy=False).tobytes()
-        entry = _encode_entry(_TF_DTYPES[dtype], array.shape, len(shard), len(data), _masked_crc(data))
-        records.append((name.encode(), entry))
-        shard += data
-    # The index goes last, so an interrupted write never leaves an index
-    # that points at a partial shard.
-    for path, payload in ((f"{prefix}.data-00000-of-00001", shard), (f"{prefix}.index", _encode_table(records))):
-        try:
-            Path(path).write_bytes(payload)
-        except OSError as exc:
-            raise OutputError(f"cannot write checkpoint file: {exc.strerror}", path) from exc
 
 
 # --- checkpoint index -------------------------------------------------------
@@ -264,24 +231,6 @@ def _read_shard(path: Path, entries: list[TensorEntry]) -> Iterator[tuple[str, n
             yield entry.name, np.frombuffer(data, dtype=entry.dtype).reshape(entry.shape).copy()
 
 
-def _encode_header() -> bytes:
-    """A BundleHeaderProto: one shard, little-endian, bundle version 1."""
-    return _field_varint(1, 1) + _field_bytes(3, _field_varint(1, _BUNDLE_VERSION))
-
-
-def _encode_entry(dtype: int, shape: Iterable[int], offset: int, size: int, crc: int) -> bytes:
-    """A BundleEntryProto for a tensor in shard 0; ``crc`` is the masked CRC32C."""
-    dims = b"".join(_field_bytes(2, _field_varint(1, n)) for n in shape)
-    return (
-        _field_varint(1, dtype)
-        + _field_bytes(2, dims)
-        + _field_varint(4, offset)
-        + _field_varint(5, size)
-        + _varint_bytes(6 << 3 | _FIXED32)
-        + struct.pack("<I", crc)
-    )
-
-
 def _masked_crc(data: bytes) -> int:
     """CRC32C, masked as LevelDB and TensorFlow store it (a CRC of data with embedded CRCs is weak)."""
     crc = google_crc32c.value(data)
@@ -352,54 +301,6 @@ def _block_entries(block: bytes) -> Iterator[tuple[bytes, bytes]]:
         pos = end
 
 
-def _encode_table(items: list[tuple[bytes, bytes]]) -> bytes:
-    """A table file holding ``items`` (sorted by key), uncompressed."""
-    out = bytearray()
-    index = []
-    chunk: list[tuple[bytes, bytes]] = []
-    chunk_size = 0
-    for i, (key, value) in enumerate(items):
-        chunk.append((key, value))
-        chunk_size += len(key) + len(value)
-        if chunk_size >= _BLOCK_SIZE or i == len(items) - 1:
-            # The last key of a block separates it from the next one.
-            index.append((key, _handle_bytes(_append_block(out, _encode_block(chunk, _RESTART_INTERVAL)))))
-            chunk, chunk_size = [], 0
-    metaindex = _append_block(out, _encode_block([], 1))
-    index_handle = _append_block(out, _encode_block(index, 1))
-    footer = _handle_bytes(metaindex) + _handle_bytes(index_handle)
-    return bytes(out + footer.ljust(_FOOTER_LEN - 8, b"\0") + _MAGIC.to_bytes(8, "little"))
-
-
-def _encode_block(items: list[tuple[bytes, bytes]], restart_interval: int) -> bytes:
-    out = bytearray()
-    restarts = []
-    previous = b""
-    for i, (key, value) in enumerate(items):
-        if i % restart_interval == 0:
-            restarts.append(len(out))
-            shared = 0
-        else:
-            shared = len(os.path.commonprefix([previous, key]))
-        out += _varint_bytes(shared) + _varint_bytes(len(key) - shared) + _varint_bytes(len(value))
-        out += key[shared:] + value
-        previous = key
-    restarts = restarts or [0]
-    return bytes(out + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts)))
-
-
-def _append_block(out: bytearray, contents: bytes) -> tuple[int, int]:
-    """Append a block and its trailer to ``out``; return the block's handle."""
-    offset = len(out)
-    out += contents + b"\0"
-    out += struct.pack("<I", _masked_crc(bytes(out[offset:])))
-    return offset, len(contents)
-
-
-def _handle_bytes(handle: tuple[int, int]) -> bytes:
-    return _varint_bytes(handle[0]) + _varint_bytes(handle[1])
-
-
 # --- protobuf wire format ---------------------------------------------------
 
 
@@ -457,21 +358,3 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
         if shift > 63:
             raise _Corrupt("varint longer than 10 bytes")
     raise _Corrupt("truncated varint")
-
-
-def _varint_bytes(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field_varint(number: int, value: int) -> bytes:
-    """A varint field; zero is proto3's default and is left out."""
-    return _varint_bytes(number << 3 | _VARINT) + _varint_bytes(value) if value else b""
-
-
-def _field_bytes(number: int, payload: bytes) -> bytes:
-    return _varint_bytes(number << 3 | _BYTES) + _varint_bytes(len(payload)) + payload
