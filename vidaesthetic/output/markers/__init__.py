@@ -1,7 +1,8 @@
 """Spots as markers for editors and players: CMX3600 EDL, WebVTT, OpenTimelineIO, FFmpeg chapters.
 
-Each format is one module here, and one entry in :data:`MARKER_FORMATS`; a
-new format needs nothing else.
+Each format is one module here that defines ``FORMAT`` (a
+:class:`~.base.MarkerFormat`); every module of this package is read into
+:data:`MARKER_FORMATS`, so a new format is a new file and nothing else.
 
 Every time here is measured from the video's first frame, which is where
 players put zero and where editors put 00:00:00:00 for a file without
@@ -14,19 +15,25 @@ seconds.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 from ..._internal.atomic import OutputSet
 from ...curve.spots import Spot
 from ...errors import InputError
 from ...video.types import VideoInfo
-from . import chapters, edl, otio, vtt
 from .base import MarkerFormat
 
-MARKER_FORMATS: Dict[str, MarkerFormat] = {
-    marker.name: marker for marker in (edl.FORMAT, vtt.FORMAT, otio.FORMAT, chapters.FORMAT)
-}
-"""Every marker format by the name ``--export`` knows it by, in the order help lists them."""
+
+def _formats_here() -> Dict[str, MarkerFormat]:
+    modules = (importlib.import_module(f"{__name__}.{module.name}") for module in pkgutil.iter_modules(__path__))
+    found = sorted((module.FORMAT for module in modules if hasattr(module, "FORMAT")), key=lambda marker: marker.name)
+    return {marker.name: marker for marker in found}
+
+
+MARKER_FORMATS: Dict[str, MarkerFormat] = _formats_here()
+"""Every marker format by the name ``--export`` knows it by, in alphabetical order."""
 
 
 def check_formats(formats: Iterable[str]) -> Tuple[str, ...]:
