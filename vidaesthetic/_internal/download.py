@@ -4,6 +4,7 @@ A download is written to ``<destination>.part`` beside its destination and
 renamed into place only after its size and git blob SHA-1 check out, so a
 failed or interrupted fetch never leaves a file that a later run would trust;
 an interrupted one resumes from the ``.part`` with an HTTP Range request.
+The retry policy (:func:`with_retries`) is shared with training's image downloads.
 """
 
 from __future__ import annotations
