@@ -1,14 +1,13 @@
 """How an editing tool uses vidaesthetic: score a clip, get its best moments, write timeline markers.
 
-    python examples/editing_tool.py clip.mp4 [markers_folder]
+    python examples/editing_tool.py clip.mp4 [output_folder]
+
+Only the public API (``import vidaesthetic``) is used.
 """
 
 import sys
-from pathlib import Path
 
 import vidaesthetic as va
-from vidaesthetic._internal.atomic import OutputSet
-from vidaesthetic.output.markers import write_markers
 
 
 def best_moments(path: str, count: int = 5):
@@ -26,6 +25,6 @@ if __name__ == "__main__":
     print(f"{info.width}x{info.height}, {info.duration:.1f} s, {info.fps:.3f} fps, model {curve.model['name']}")
     for spot in spots:
         print(f"#{spot.rank} marker at {spot.timecode} ({spot.time:.3f} s), shot {spot.shot}, score {spot.score:.3f}")
-    if len(sys.argv) > 2:
-        with OutputSet(Path(sys.argv[2])) as outputs:  # all files appear together, or none
-            print("wrote", write_markers(spots, info, ["edl", "vtt", "chapters"], outputs))
+    if len(sys.argv) > 2:  # markers with the key frames and records; all files appear together, or none
+        document = va.save_spots(sys.argv[1], curve, spots, sys.argv[2], markers=["edl", "vtt", "chapters"])
+        print("wrote", document["files"]["markers"])

@@ -1,4 +1,4 @@
-"""Work that misbehaves, for the crash-isolation tests.
+"""Work for the crash-isolation tests to run in child processes: work that misbehaves, and decoding a whole video.
 
 Child processes must import what they run, so these live in a module of
 their own (``tests/`` is on ``sys.path`` under pytest, and children inherit it).
@@ -7,8 +7,12 @@ their own (``tests/`` is on ``sys.path`` under pytest, and children inherit it).
 import os
 import signal
 import time
+from dataclasses import dataclass
+from typing import Optional
 
-from vidaesthetic.errors import VideoError
+from vidaesthetic._internal.isolation import run_isolated
+from vidaesthetic.errors import PathLike, VideoError
+from vidaesthetic.video import open_video
 
 
 def die_by(signal_number: int) -> None:
@@ -70,3 +74,30 @@ def raise_stubborn() -> None:
 
 def unpicklable_result() -> object:
     return lambda: None
+
+
+@dataclass(frozen=True)
+class DecodeCheck:
+    """What decoding a whole video found."""
+
+    frames: int
+    corrupt_frames: int
+    """Packets the decoder rejected and skipped."""
+
+
+def _decode_all(path: PathLike, backend: str) -> DecodeCheck:
+    frames = 0
+    with open_video(path, backend=backend) as source:
+        for batch in source.batches(batch_size=32, size=(32, 32)):
+            frames += len(batch)
+        return DecodeCheck(frames, source.corrupt_frames)
+
+
+def check_decodable(path: PathLike, backend: str = "auto", timeout: Optional[float] = None) -> DecodeCheck:
+    """Open and decode every frame of a video at 32 x 32 in a child process; ``timeout`` bounds it (None: no limit).
+
+    Raises:
+        VidaestheticError: the file cannot be opened or decoded, or the
+            decoder crashed or timed out on it (:class:`VideoError`).
+    """
+    return run_isolated(_decode_all, path, backend, timeout=timeout, what="decoding it", path=path)

@@ -3,18 +3,28 @@
 
 import json
 import os
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
 
 from media import segments_video
-from vidaesthetic.batch import Job, already_done, parse_shard, settings_digest
+from vidaesthetic.batch import Job, already_done, parse_shard
 from vidaesthetic.cli import main
 from vidaesthetic.errors import InputError
 from vidaesthetic.models import load_model
 from vidaesthetic.pipeline import extract_spots
+from vidaesthetic.settings import SpotSettings
 
-SETTINGS = {"model": {"name": "baseline"}, "top": 2, "min_gap": 2.0, "progress": None, "threads": None}
+SETTINGS = SpotSettings(model_name="baseline", top=2, min_gap=2.0, progress=False)
+
+# What ``spots -q --model baseline --top 2`` recorded before the settings were a dataclass.
+EARLIER_RECORD = (
+    '{"backend": "auto", "batch_size": 32, "fast": false, "image_format": "jpg", "markers": [], '
+    '"max_similarity": 0.95, "min_gap": 2.0, "model": {"compile": false, "device": "auto", "name": "baseline", '
+    '"precision": "auto", "weights": null}, "per_shot": null, "plot_format": "png", '
+    '"sampling": "Sampling(stride=1, fps=None)", "time_constant": 1.0, "top": 2}'
+)
 
 
 def tiny_video(path):
@@ -22,27 +32,17 @@ def tiny_video(path):
     return segments_video(path, "s", seconds_each=0.4, size=(64, 48))
 
 
-def test_settings_digest_ignores_housekeeping_and_key_order_but_not_results_settings():
-    digest = settings_digest(SETTINGS)
-    assert settings_digest({**SETTINGS, "progress": False, "threads": 4}) == digest
-    assert settings_digest(dict(reversed(list(SETTINGS.items())))) == digest
-    assert settings_digest({**SETTINGS, "top": 3}) != digest
-    assert settings_digest({**SETTINGS, "min_gap": 1.0}) != digest
-    assert settings_digest({**SETTINGS, "model": {"name": "aesthetic-resnet50"}}) != digest
-
-
 def test_already_done_needs_the_same_file_and_the_same_settings(tmp_path):
     job = Job(tiny_video(tmp_path / "clip.mp4"), tmp_path / "out")
-    assert not already_done(job, settings_digest(SETTINGS))  # nothing there yet
-    extract_spots(job.video, job.out_dir, load_model("baseline"), top=2, settings=settings_digest(SETTINGS),
-                  progress=False)
-    assert already_done(job, settings_digest(SETTINGS))
-    assert already_done(job, settings_digest({**SETTINGS, "progress": False}))
-    assert not already_done(job, settings_digest({**SETTINGS, "top": 3}))
-    assert not already_done(job, settings_digest({**SETTINGS, "min_gap": 1.0}))
+    assert not already_done(job, SETTINGS.digest())  # nothing there yet
+    extract_spots(job.video, job.out_dir, load_model("baseline"), SETTINGS)
+    assert already_done(job, SETTINGS.digest())
+    assert already_done(job, replace(SETTINGS, progress=None, threads=4).digest())
+    assert not already_done(job, replace(SETTINGS, top=3).digest())
+    assert not already_done(job, replace(SETTINGS, min_gap=1.0).digest())
     stat = job.video.stat()
     os.utime(job.video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the video was replaced
-    assert not already_done(job, settings_digest(SETTINGS))
+    assert not already_done(job, SETTINGS.digest())
 
 
 def spots(library, out, *options):
@@ -62,6 +62,7 @@ def test_a_rerun_skips_force_redoes_and_changed_settings_redo(tmp_path):
     first = record.stat().st_ino
     assert "0 done, 1 already done" in spots(library, out, "--top", "2").stderr
     assert record.stat().st_ino == first  # untouched
+    assert json.loads(record.read_text())["settings"] == EARLIER_RECORD  # so earlier folders count as done too
 
     assert "1 done, 0 already done" in spots(library, out, "--top", "2", "--force").stderr
     forced = record.stat().st_ino

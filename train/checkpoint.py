@@ -8,13 +8,12 @@ with ``torch.load(weights_only=True)``: reading one never runs code.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict
 
 import torch
 
+from vidaesthetic._internal.atomic import replacing
 from vidaesthetic.errors import InputError, OutputError
 
 FORMAT = "vidaesthetic.train-checkpoint"
@@ -24,13 +23,10 @@ NAME = "checkpoint.pt"
 def save(run: Path, state: Dict[str, Any]) -> Path:
     """Write ``run/checkpoint.pt`` so that a crash or a full disk never damages the previous one."""
     path = run / NAME
-    handle, temp = tempfile.mkstemp(prefix=f".{NAME}.", suffix=".tmp", dir=run)
-    os.close(handle)
     try:
-        torch.save({"format": FORMAT, **state}, temp)
-        os.replace(temp, path)
+        with replacing(path) as temp:
+            torch.save({"format": FORMAT, **state}, temp)
     except OSError as error:
-        Path(temp).unlink(missing_ok=True)
         raise OutputError(f"cannot save the checkpoint ({error.strerror}); the previous one is intact", path) from None
     return path
 

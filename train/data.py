@@ -9,7 +9,8 @@ from typing import List, Sequence, Tuple, TypeVar
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+
+from vidaesthetic._internal.images import load_rgb
 
 Row = TypeVar("Row")
 
@@ -28,10 +29,12 @@ def split(rows: Sequence[Row], fraction: float) -> Tuple[List[Row], List[Row]]:
 
 
 def load_image(path: Path, size: int) -> np.ndarray:
-    """The whole image resized to size x size (aspect not kept, as the paper does), uint8 RGB, C x H x W."""
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image).convert("RGB").resize((size, size), Image.BILINEAR)
-        return np.asarray(image).transpose(2, 0, 1).copy()
+    """The whole image resized to size x size (aspect not kept, as the paper does), uint8 RGB, C x H x W.
+
+    Loaded as photo ranking loads it, so a model sees the same pixels in training and in use.
+    """
+    picture, _ = load_rgb(path, size, size)
+    return picture.transpose(2, 0, 1).copy()
 
 
 class ImageLoader:

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from vidaesthetic._internal.atomic import replacing
 from vidaesthetic._internal.devices import resolve_device
 from vidaesthetic.errors import InputError
 from vidaesthetic.models.slim_resnet import AestheticResNet
@@ -299,7 +300,7 @@ class _LogFile:
         if path.is_file() and resumed_at:
             with open(path, newline="") as handle:
                 kept = [row for row in csv.DictReader(handle) if int(row["step"]) <= resumed_at]
-        with open(path, "w", newline="") as handle:
+        with replacing(path) as temp, open(temp, "w", newline="") as handle:  # a crash here keeps the old log
             writer = csv.DictWriter(handle, LOG_FIELDS)
             writer.writeheader()
             writer.writerows(kept)

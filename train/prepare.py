@@ -15,14 +15,10 @@ import csv
 import functools
 import http.client
 import io
-import os
-import random
 import sys
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 import warnings
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -30,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
-from PIL import Image, ImageOps
+from PIL import Image
 from tqdm import tqdm
 
-from vidaesthetic._internal.atomic import TEMP_SUFFIX, check_output_directory, clean_stale_temporaries
-from vidaesthetic._internal.download import failure_reason, is_transient
+from vidaesthetic._internal.atomic import check_output_directory, clean_stale_temporaries, replacing
+from vidaesthetic._internal.download import GaveUp, with_retries
+from vidaesthetic._internal.images import upright_rgb
 from vidaesthetic.errors import InputError, OutputError, PathLike
 
 from .arod import Record, parse_list, score_histogram
@@ -43,7 +40,6 @@ MANIFEST = "manifest.csv"
 IMAGES = "images"
 FIELDS = ("id", "path", "faves", "views", "score", "status", "error")
 JPEG_QUALITY = 95
-_BACKOFF_S = 0.5  # first wait between attempts; doubles each time
 # Seconds between manifest rewrites during a run. By time, not by count: each
 # rewrite costs the whole list (380K rows), so a count would make a run quadratic.
 _CHECKPOINT_S = 60.0
@@ -269,15 +265,16 @@ def _prepare_one(
 def _encode(data: bytes, max_side: Optional[int]) -> Optional[bytes]:
     """The JPEG to store for image bytes ``data``, or None when ``data`` can be stored as it is.
 
-    Decoding the whole image is the check that it is one. Re-encoding applies
-    the EXIF orientation first, since the JPEG written carries no EXIF.
+    Decoding the whole image is the check that it is one. Re-encoding first
+    makes the picture upright RGB as inference loads it, since the JPEG written
+    carries no EXIF orientation, transparency or 16-bit depth.
     """
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             if image.format == "JPEG" and (max_side is None or max(image.size) <= max_side):
                 return None
-            rgb = ImageOps.exif_transpose(image).convert("RGB")
+            rgb = upright_rgb(image)  # as inference will see it: the JPEG keeps no alpha, EXIF or 16 bits
     except Image.DecompressionBombError:
         raise _Failure("image too large") from None
     except Exception:  # Pillow raises many kinds of exception on data that is not an image
@@ -291,19 +288,13 @@ def _encode(data: bytes, max_side: Optional[int]) -> Optional[bytes]:
 
 def _fetch(url: str, base_dir: Path, timeout: float, retries: int) -> bytes:
     """The bytes at ``url``, retrying transient failures with exponential back-off."""
-    attempt = 0
-    while True:
-        try:
-            return _read(url, base_dir, timeout)
-        except (OSError, http.client.HTTPException, ValueError) as exc:  # ValueError: a malformed URL
-            if isinstance(exc, urllib.error.HTTPError):
-                exc.close()
-            if attempt == retries or not is_transient(exc):
-                tries = f" (after {attempt + 1} attempts)" if attempt else ""
-                raise _Failure(failure_reason(exc) + tries) from None
-        # Jitter, so that workers that failed together do not all retry together.
-        time.sleep(_BACKOFF_S * 2**attempt * random.uniform(0.5, 1.5))
-        attempt += 1
+    try:
+        # ValueError: a malformed URL
+        return with_retries(lambda: _read(url, base_dir, timeout), retries,
+                            (OSError, http.client.HTTPException, ValueError))
+    except GaveUp as failure:
+        tries = f" (after {failure.attempts} attempts)" if failure.attempts > 1 else ""
+        raise _Failure(failure.reason + tries) from None
 
 
 def _read(url: str, base_dir: Path, timeout: float) -> bytes:
@@ -330,15 +321,12 @@ def _make_directory(directory: Path) -> None:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a unique temporary beside ``path``, then rename it into place."""
+    """Write ``data`` to a temporary beside ``path``, then rename it into place."""
     _make_directory(path.parent)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
     try:
-        with open(temp, "xb") as out:
-            out.write(data)
-        os.replace(temp, path)
+        with replacing(path) as temp:
+            temp.write_bytes(data)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise OutputError(f"cannot write ({exc.strerror})", path) from None
 
 

@@ -17,6 +17,7 @@ from .models import AestheticModel, available_models, load_model
 from .output.folder import save_spots, spots_document
 from .output.plot import plot_curve
 from .pipeline import extract_spots
+from .settings import SpotSettings
 from .timecode import format_timecode
 from .video import FrameBatch, Sampling, VideoInfo, VideoSource, available_backends, open_video
 
@@ -36,6 +37,7 @@ __all__ = [
     "Sampling",
     "ScoreCurve",
     "Spot",
+    "SpotSettings",
     "VidaestheticError",
     "VideoError",
     "VideoInfo",

@@ -24,15 +24,10 @@ from ._internal.isolation import run_isolated
 from .curve.record import file_fingerprint
 from .errors import InputError, PathLike, VidaestheticError
 from .output.folder import SPOTS_FILE
+from .settings import Job
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
                   ".wmv", ".flv", ".3gp", ".ogv"}
-
-
-@dataclass(frozen=True)
-class Job:
-    video: Path
-    out_dir: Path
 
 
 @dataclass
@@ -109,17 +104,9 @@ def shard_jobs(jobs: Sequence[Job], index: int, count: int) -> List[Job]:
     return list(jobs[index::count])
 
 
-HOUSEKEEPING = ("progress", "threads")
-"""Settings that do not change results."""
-
-
-def settings_digest(settings: Dict[str, Any]) -> str:
-    """A stable text for the settings that shape a run's results (recorded in ``spots.json``)."""
-    return json.dumps({k: v for k, v in settings.items() if k not in HOUSEKEEPING}, sort_keys=True, default=str)
-
-
 def already_done(job: Job, settings: str) -> bool:
-    """True when ``spots.json`` in the job's folder was made from this very file with these settings."""
+    """True when ``spots.json`` in the job's folder was made from this very file with the settings
+    whose digest is ``settings`` (see :meth:`vidaesthetic.settings.SpotSettings.digest`)."""
     try:
         with open(job.out_dir / SPOTS_FILE, encoding="utf-8") as handle:
             document = json.load(handle)
@@ -134,7 +121,8 @@ def already_done(job: Job, settings: str) -> bool:
 def run_jobs(jobs: Sequence[Job], work: Callable[[Job], Any], settings: str, parallel: int = 1, force: bool = False,
              on_result: Optional[Callable[[Job, Any, Optional[VidaestheticError]], None]] = None,
              isolate: bool = False) -> BatchReport:
-    """Run ``work`` on every job not already done with ``settings``, ``parallel`` at a time, collecting failures.
+    """Run ``work`` on every job not already done with ``settings`` (a digest), ``parallel`` at a time,
+    collecting failures.
 
     With ``parallel`` > 1, or ``isolate``, jobs run in worker processes, so
     a decoder that crashes its process (a segfault on a damaged file) fails

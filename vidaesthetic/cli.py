@@ -25,7 +25,6 @@ from .batch import (
     parse_shard,
     plan_jobs,
     run_jobs,
-    settings_digest,
     shard_from_environment,
     shard_jobs,
     worker_threads,
@@ -46,9 +45,10 @@ from .models import (
 )
 from .models.registry import GET_LEARNED_MODEL, MODELS, PRECISIONS
 from .output.folder import IMAGE_FORMATS, SCORES_FILE, spot_image_name
-from .output.markers import MARKER_FORMATS, check_formats
+from .output.markers import MARKER_FORMATS
 from .output.plot import PLOT_FORMATS, plot_curve
 from .pipeline import spots_job
+from .settings import SpotSettings
 from .timecode import format_timecode
 from .video import BACKENDS, Sampling, open_video
 
@@ -205,17 +205,14 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
     Videos already done with the same settings are skipped; a bad file is
     reported and the others go on; the exit code is non-zero if any failed.
     """
-    settings = {
-        "model": {"name": model_name, "weights": str(weights) if weights else None, "device": device,
-                  "precision": precision, "compile": compile_model},
-        "backend": backend, "sampling": _sampling(stride, sample_fps), "batch_size": batch_size,
-        "time_constant": smoothing, "top": top, "min_gap": min_gap, "per_shot": per_shot,
-        "max_similarity": None if max_similarity >= 1 else max_similarity, "image_format": image_format,
-        "plot_format": plot_format, "fast": fast,
-        "markers": check_formats(name.strip().lower() for name in export_formats.split(",") if name.strip()),
-        "progress": False if quiet or jobs > 1 else None,
-        "threads": worker_threads(jobs) if jobs > 1 else None,
-    }
+    settings = SpotSettings(
+        model_name=model_name, weights=weights, device=device, precision=precision, compile=compile_model,
+        batch_size=batch_size, backend=backend, sampling=_sampling(stride, sample_fps), time_constant=smoothing,
+        top=top, min_gap=min_gap, per_shot=per_shot, max_similarity=None if max_similarity >= 1 else max_similarity,
+        image_format=image_format, plot_format=plot_format, fast=fast,
+        markers=tuple(name.strip().lower() for name in export_formats.split(",") if name.strip()),
+        progress=False if quiet or jobs > 1 else None, threads=worker_threads(jobs) if jobs > 1 else None,
+    )
     planned = plan_jobs(videos, output, recursive)
     index, count = parse_shard(shard) if shard else shard_from_environment()
     planned = shard_jobs(planned, index, count)
@@ -231,7 +228,7 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
             _summarise(document, job.out_dir)
 
     work = functools.partial(spots_job, settings=settings)
-    report = run_jobs(planned, work, settings_digest(settings), parallel=jobs, force=force, on_result=reported,
+    report = run_jobs(planned, work, settings.digest(), parallel=jobs, force=force, on_result=reported,
                       isolate=isolate)
     if single and report.failed:
         raise report.failed[0][1]

@@ -11,7 +11,8 @@ import errno
 import os
 import tempfile
 from pathlib import Path
-from typing import List, Tuple
+from contextlib import contextmanager
+from typing import Iterator, List, Tuple
 
 from ..errors import OutputError, PathLike
 from .locks import folder_lock
@@ -112,12 +113,11 @@ class OutputSet:
         if final.resolve().parent != self.directory.resolve():
             raise OutputError("output names must stay inside the output directory", final)
         try:
-            handle, temp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMP_SUFFIX, dir=self.directory)
+            temp = _temporary_beside(final)
         except OSError as exc:
             raise OutputError(f"cannot write ({exc.strerror})", final) from None
-        os.close(handle)
-        self._pending.append((Path(temp), final))
-        return Path(temp)
+        self._pending.append((temp, final))
+        return temp
 
     def commit(self) -> None:
         for temp, final in self._pending:
@@ -143,6 +143,33 @@ class OutputSet:
                 directory.rmdir()
             except OSError:
                 break
+
+
+def _temporary_beside(final: Path) -> Path:
+    """A new, empty, hidden file in ``final``'s folder, named so that :func:`clean_stale_temporaries` finds it."""
+    handle, temp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMP_SUFFIX, dir=final.parent)
+    os.close(handle)
+    return Path(temp)
+
+
+@contextmanager
+def replacing(path: PathLike) -> Iterator[Path]:
+    """A temporary beside ``path`` to write; it replaces ``path`` when the block ends, and is removed if it raises.
+
+    A reader sees the old file or the new one, never part of one, and a
+    crash leaves the old file intact. One file on its own; for a group of
+    files that must appear together use :class:`OutputSet`. An ``OSError``
+    (a full disk, say) propagates for the caller to report.
+    """
+    path = Path(path)
+    temp = _temporary_beside(path)
+    try:
+        yield temp
+        os.chmod(temp, _FILE_MODE)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def clean_stale_temporaries(directory: PathLike) -> int:

@@ -4,6 +4,7 @@ A download is written to ``<destination>.part`` beside its destination and
 renamed into place only after its size and git blob SHA-1 check out, so a
 failed or interrupted fetch never leaves a file that a later run would trust;
 an interrupted one resumes from the ``.part`` with an HTTP Range request.
+The retry policy (:func:`with_retries`) is shared with training's image downloads.
 """
 
 from __future__ import annotations
@@ -11,18 +12,21 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import random
 import socket
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Callable, Optional, Tuple, Type, TypeVar
 
 from tqdm import tqdm
 
 from ..errors import OutputError, PathLike, VidaestheticError
 from .atomic import make_writable_directory
+
+T = TypeVar("T")
 
 PART_SUFFIX = ".part"
 _CHUNK = 1 << 20
@@ -37,6 +41,39 @@ class DownloadError(VidaestheticError):
     """A file that could not be downloaded, or arrived corrupted (exit code 1)."""
 
     exit_code = 1
+
+
+class GaveUp(Exception):
+    """A request that failed for good: why (see :func:`failure_reason`) and after how many attempts."""
+
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+def with_retries(attempt: Callable[[], T], retries: int,
+                 errors: Tuple[Type[BaseException], ...] = (OSError, http.client.HTTPException)) -> T:
+    """``attempt()``, tried again up to ``retries`` times while it fails transiently (see :func:`is_transient`).
+
+    Waits grow exponentially, with jitter so that workers that failed
+    together do not all try again together. Failures other than ``errors``
+    propagate at once.
+
+    Raises:
+        GaveUp: the last failure was not transient, or no attempt was left.
+    """
+    failed = 0
+    while True:
+        try:
+            return attempt()
+        except errors as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                exc.close()
+            if failed == retries or not is_transient(exc):
+                raise GaveUp(failure_reason(exc), failed + 1) from None
+        time.sleep(_BACKOFF_S * 2**failed * random.uniform(0.5, 1.5))
+        failed += 1
 
 
 def git_blob_sha1(path: PathLike) -> str:
@@ -73,15 +110,11 @@ def download(
     part = destination.with_name(destination.name + PART_SUFFIX)
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(desc=destination.name, total=size, unit="B", unit_scale=True, file=sys.stderr, disable=not show) as bar:
-        for attempt in range(retries + 1):
-            try:
-                _fetch(url, part, timeout, bar)
-                break
-            except (OSError, http.client.HTTPException) as exc:
-                if attempt == retries or not is_transient(exc):
-                    tries = f", after {attempt + 1} attempts" if attempt else ""
-                    raise DownloadError(f"cannot download {url} ({failure_reason(exc)}{tries}); {_ADVICE}") from None
-                time.sleep(_BACKOFF_S * 2**attempt)
+        try:
+            with_retries(lambda: _fetch(url, part, timeout, bar), retries)
+        except GaveUp as failure:
+            tries = f", after {failure.attempts} attempts" if failure.attempts > 1 else ""
+            raise DownloadError(f"cannot download {url} ({failure.reason}{tries}); {_ADVICE}") from None
     problem = _mismatch(part, git_blob, size)
     if problem is not None:
         part.unlink()

@@ -14,12 +14,10 @@ import pickle
 import signal
 import sys
 import traceback
-from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from ..errors import PathLike, VidaestheticError, VideoError
-from ..video import open_video
 
 _OPTIONAL_DECODERS = ("decord", "torchcodec.decoders")
 
@@ -29,15 +27,6 @@ _EXIT_GRACE = 5.0
 
 class ChildTraceback(Exception):
     """The traceback of an exception raised in a child process, attached as its cause."""
-
-
-@dataclass(frozen=True)
-class DecodeCheck:
-    """What decoding a whole video found."""
-
-    frames: int
-    corrupt_frames: int
-    """Packets the decoder rejected and skipped."""
 
 
 def _context() -> Union[multiprocessing.context.ForkServerContext, multiprocessing.context.SpawnContext]:
@@ -140,23 +129,3 @@ def run_isolated(function: Callable[..., Any], *args: Any, timeout: Optional[flo
     error, text = value
     raise error from ChildTraceback(text)
 
-
-def _decode_all(path: PathLike, backend: str) -> DecodeCheck:
-    frames = 0
-    with open_video(path, backend=backend) as source:
-        for batch in source.batches(batch_size=32, size=(32, 32)):
-            frames += len(batch)
-        return DecodeCheck(frames, source.corrupt_frames)
-
-
-def check_decodable(path: PathLike, backend: str = "auto", timeout: Optional[float] = None) -> DecodeCheck:
-    """Open and decode every frame of a video in a child process, to vet it before it is processed here.
-
-    Frames are decoded at 32 x 32, so the cost is about that of decoding
-    the file once; ``timeout`` bounds it (None: no limit).
-
-    Raises:
-        VidaestheticError: the file cannot be opened or decoded, or the
-            decoder crashed or timed out on it (:class:`VideoError`).
-    """
-    return run_isolated(_decode_all, path, backend, timeout=timeout, what="decoding it", path=path)

@@ -20,10 +20,11 @@ from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 from tqdm import tqdm
 
 from .._internal.atomic import OutputSet, clean_stale_temporaries
+from .._internal.images import load_rgb
 from .._internal.prefetch import prefetch
 from ..curve.scoring import progress_enabled
 from ..errors import InputError, OutputError, PathLike
@@ -31,10 +32,6 @@ from ..models import AestheticModel, load_model
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 COPY_MODES = ("copy", "link")
-
-_TURNED = (5, 6, 7, 8)
-"""EXIF orientations that turn the picture a quarter, swapping its width and height."""
-
 
 @dataclass
 class RankedImage:
@@ -180,27 +177,9 @@ def _batches(files: List[Path], model: AestheticModel, pool: ThreadPoolExecutor,
 def _load(path: Path, width: int, height: int) -> Union[Tuple[np.ndarray, Tuple[int, int]], str]:
     """The upright picture at the model's size and its upright size, or why it cannot be read."""
     try:
-        with Image.open(path) as image:
-            size = image.size[::-1] if image.getexif().get(ExifTags.Base.Orientation) in _TURNED else image.size
-            # JPEGs decode straight at 1/2 to 1/8 scale when that still covers the model's
-            # input in either orientation: several times faster for camera photos.
-            image.draft("RGB", (max(width, height),) * 2)
-            upright = _rgb(ImageOps.exif_transpose(image))
-            # Bilinear with Pillow's antialiasing, the filter the training recipe uses.
-            picture = np.asarray(upright.resize((width, height), Image.Resampling.BILINEAR))
-        return picture, size
+        return load_rgb(path, width, height)
     except Exception as error:  # an untrusted file can make any decoder raise anything
         return _reason(error)
-
-
-def _rgb(image: Image.Image) -> Image.Image:
-    """RGB as a viewer sees it: transparency over white, 16-bit grey scaled rather than clipped."""
-    if image.mode == "I" or image.mode.startswith("I;16"):
-        image = image.point(lambda value: value / 256)
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        image = image.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", image.size, "white"), image).convert("RGB")
-    return image.convert("RGB")
 
 
 def _reason(error: Exception) -> str:
