@@ -69,13 +69,18 @@ def sample_aspect_ratio(stream: "av.video.stream.VideoStream") -> float:
     return float(stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio or 1) or 1.0
 
 
-def geometry(stream: "av.video.stream.VideoStream", first: "av.VideoFrame") -> Dict[str, object]:
+def frame_geometry(stream: "av.video.stream.VideoStream", first: "av.VideoFrame") -> Dict[str, object]:
     """The :class:`VideoInfo` fields of size and orientation, from the stream and its first frame."""
     sar = sample_aspect_ratio(stream)
     rotation = frame_turns(first) * 90
     width, height = display_size(first.width, first.height, sar, rotation)
     return {"width": width, "height": height, "coded_width": first.width, "coded_height": first.height,
             "rotation": rotation, "sample_aspect_ratio": sar}
+
+
+def average_rate(stream: "av.video.stream.VideoStream") -> float:
+    """Frames per second on average, as the container says or FFmpeg guesses; 0 when unknown."""
+    return float(stream.average_rate or 0) or float(stream.guessed_rate or 0)
 
 
 def _seconds(value: Optional[int], time_base: Optional[Fraction]) -> Optional[float]:
@@ -89,7 +94,7 @@ def probe(path: str) -> VideoInfo:
     with open_container(path) as container:
         stream = first_video_stream(container, path)
         first = first_frame(container, stream, path)
-        average = float(stream.average_rate or 0) or float(stream.guessed_rate or 0)
+        average = average_rate(stream)
         base = float(stream.base_rate or 0)
         duration = _seconds(stream.duration, stream.time_base)
         if duration is None and container.duration is not None:
@@ -107,7 +112,7 @@ def probe(path: str) -> VideoInfo:
         start = first.time if first.time is not None else 0.0
         return VideoInfo(
             path=path,
-            **geometry(stream, first),  # type: ignore[arg-type]
+            **frame_geometry(stream, first),  # type: ignore[arg-type]
             fps=average,
             frame_count=count,
             frame_count_exact=exact,
