@@ -15,8 +15,8 @@ from PIL import Image
 from media import segments_video
 from vidaesthetic.errors import InputError, VideoError
 from vidaesthetic.models import BaselineModel
-from vidaesthetic.apps.live import best_frame, save_best, stream_scores
-from vidaesthetic.video import open_video
+from vidaesthetic.apps.best import best_frame, save_best, stream_scores
+from vidaesthetic.video import Sampling, open_live, open_video
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
 FRAMES = 45  # ts_bytes: "bsk", 15 frames each at 25 fps
@@ -260,3 +260,28 @@ def test_best_frame_of_a_black_video_is_an_error(tmp_path, model):
     video = segments_video(tmp_path / "black.mp4", "k", seconds_each=0.2)
     with pytest.raises(VideoError, match="no usable frame"):
         best_frame(video, model)
+
+
+def test_a_live_source_reads_once_and_gives_back_only_frames_of_its_latest_batch(tmp_path, ts_bytes):
+    video = segments_video(tmp_path / "turned.mp4", "s", seconds_each=0.2, rotation=90)
+    with open_live(video) as live, open_video(video) as source:
+        for field in ("width", "height", "rotation", "start_time", "codec"):
+            assert getattr(live.info, field) == getattr(source.info, field), field
+        assert live.info.rotation
+        batches = live.batches(batch_size=2, size=(32, 48), sampling=Sampling())
+        first, second = next(batches), next(batches)
+        assert first.frames.shape[1:] == (3, 32, 48) and first.indices[0] == 0
+        [(time, picture)] = live.frames_at([second.times[0]])
+        [(_, expected)] = source.frames_at([time])
+        assert np.array_equal(picture, expected)  # upright at full display size, as a file backend gives it
+        with pytest.raises(VideoError, match="cannot seek"):
+            live.frames_at([first.times[0]])
+        with pytest.raises(VideoError, match="read only once"):
+            next(live.batches())
+    with open_live(io.BytesIO(ts_bytes)) as live:
+        assert live.info.frame_count == 0 and not live.info.frame_count_exact  # unknown until the end
+
+
+def test_a_malformed_webcam_is_an_input_error():
+    with pytest.raises(InputError, match="bad webcam 'webcam:x'"):
+        open_live("webcam:x")

@@ -5,7 +5,7 @@ The road: ``open_video`` -> ``score_video`` -> ``smooth`` -> ``find_spots`` ->
 """
 
 from ._version import __version__
-from .apps.live import BestShot, StreamScore, best_frame, save_best, stream_scores
+from .apps.best import BestShot, StreamScore, best_frame, save_best, stream_scores
 from .apps.rank import rank_images
 from .curve.fast import score_video_fast
 from .curve.record import ScoreCurve

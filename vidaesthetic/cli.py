@@ -18,7 +18,7 @@ import click
 from ._internal.atomic import check_output_directory
 from ._version import __version__
 from .apps.explain import guided_saliency, load_target, parse_target, save_overlay
-from .apps.live import SHOT_FORMATS, best_frame, save_best
+from .apps.best import SHOT_FORMATS, best_frame, save_best
 from .apps.rank import IMAGE_SUFFIXES, copy_ranked, find_images, rank_images
 from .batch import (
     Job,

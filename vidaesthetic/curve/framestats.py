@@ -25,12 +25,6 @@ def luminance(frames: torch.Tensor) -> torch.Tensor:
     return torch.einsum("nchw,c->nhw", frames.float(), _LUMA.to(frames.device)) / 255.0
 
 
-def frame_statistics(frames: torch.Tensor) -> torch.Tensor:
-    """Mean and standard deviation of luminance (0..1) per frame, N x 2."""
-    luma = luminance(frames)
-    return torch.stack([luma.mean(dim=(1, 2)), luma.std(dim=(1, 2))], dim=1)
-
-
 class FrameMeasures:
     """Measures batches in order; ``change`` continues across batch boundaries."""
 

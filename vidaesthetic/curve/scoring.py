@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -112,13 +112,11 @@ def _score(
         file=sys.stderr,
         leave=False,
     )
-    with bar, torch.inference_mode():
+    with bar:
         for batch in prefetch(decoded):
-            frames = batch.frames.to(device, non_blocking=pin)
-            with model.autocast():
-                embedding = model.embed(frames)
-            columns["raw"].extend(torch.linalg.vector_norm(embedding.float(), dim=1).tolist())
-            for name, values in measure(frames).items():
+            raw, embedding, measures = score_batch(model, batch.frames.to(device, non_blocking=pin), measure)
+            columns["raw"].extend(raw.tolist())
+            for name, values in measures.items():
                 columns[name].extend(values.tolist())
             if keep_embeddings:
                 embeddings.append(embedding.to(torch.float16).cpu().numpy())
@@ -129,8 +127,7 @@ def _score(
         if part["spans"] is not None:
             raise InputError(f"no frames in the spans {part['spans']}", source.info.path)
         raise VideoError("has no decodable video frames", source.info.path)
-    if source.corrupt_frames:
-        log.warning("%s: skipped %d corrupt packet(s)", source.info.path, source.corrupt_frames)
+    report_corrupt(source)
     # Streams with non-monotonic timestamps present frames out of order: a curve is in time order.
     order = np.argsort(np.asarray(columns["times"]), kind="stable")
     return ScoreCurve(
@@ -145,6 +142,26 @@ def _score(
         corrupt_frames=source.corrupt_frames,
         embeddings=np.concatenate(embeddings)[order] if keep_embeddings else None,
     )
+
+
+@torch.inference_mode()
+def score_batch(
+    model: AestheticModel, frames: torch.Tensor, measure: FrameMeasures
+) -> Tuple[torch.Tensor, torch.Tensor, Dict[str, torch.Tensor]]:
+    """The step of scoring every pass shares: (scores, embeddings, frame measures) of one batch.
+
+    ``frames`` are on the model's device; ``measure`` carries the change
+    measure from one batch to the next. The score is the embedding's L2 norm.
+    """
+    with model.autocast():
+        embedding = model.embed(frames)
+    return torch.linalg.vector_norm(embedding.float(), dim=1), embedding, measure(frames)
+
+
+def report_corrupt(source: VideoSource) -> None:
+    """Say how many packets the decoder rejected and skipped in the pass just finished."""
+    if source.corrupt_frames:
+        log.warning("%s: skipped %d corrupt packet(s)", source.info.path, source.corrupt_frames)
 
 
 def _expected_frames(source: VideoSource, sampling: Sampling, spans: Optional[Sequence[Span]]) -> int:

@@ -36,9 +36,16 @@ FADE_RATIO = 0.6
 MIN_SHOT = 0.5
 
 
+def blank(luma_mean, luma_std):
+    """Whether frames are blank, from their luminance mean and spread (arrays, or one frame's numbers).
+
+    The one blank rule: live scoring applies it frame by frame, a curve all at once.
+    """
+    return (luma_mean < MIN_LUMA) | (luma_mean > MAX_LUMA) | (luma_std < MIN_LUMA_STD)
+
+
 def blank_frames(curve: ScoreCurve) -> np.ndarray:
-    mean, spread = curve.luma_mean, curve.luma_std
-    return (mean < MIN_LUMA) | (mean > MAX_LUMA) | (spread < MIN_LUMA_STD)
+    return blank(curve.luma_mean, curve.luma_std)
 
 
 def blurred_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:

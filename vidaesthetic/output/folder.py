@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
-from PIL import Image
 
 from .._internal.atomic import OutputSet, clean_stale_temporaries
 from .._version import __version__
@@ -22,10 +21,10 @@ from ..curve.spots import Spot
 from ..errors import InputError, PathLike, VideoError
 from ..timecode import filename_timecode
 from ..video import VideoSource, open_video
+from .image import IMAGE_FORMATS, write_image
 from .markers import check_formats, write_markers
 from .plot import PLOT_FORMATS, plot_curve, write_figure
 
-IMAGE_FORMATS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
 SPOTS_FILE = "spots.json"
 SCORES_FILE = "scores.json"
 CSV_FILE = "scores.csv"
@@ -106,9 +105,7 @@ def _write_key_frames(source: VideoSource, spots: Sequence[Spot], outputs: Outpu
             raise VideoError(f"the frame at {wanted:.3f} s could not be decoded again (got {found:.3f} s)", source.info.path)
         spot = by_time[wanted]
         spot.image = spot_image_name(spot, image_format)
-        image = Image.fromarray(picture)
-        options = {"quality": 92} if image_format in ("jpg", "webp") else {}
-        image.save(outputs.reserve(spot.image), format=IMAGE_FORMATS[image_format], **options)
+        image = write_image(picture, outputs, spot.image, image_format)
         image.thumbnail((THUMBNAIL_HEIGHT * 4, THUMBNAIL_HEIGHT))
         thumbnails[wanted] = np.asarray(image)
     return [thumbnails[spot.time] for spot in spots]

@@ -1,6 +1,6 @@
 """Opening videos: one :class:`VideoSource` interface over several decoders."""
 
-from .open import BACKENDS, available_backends, open_video
+from .open import BACKENDS, available_backends, open_live, open_video
 from .source import VideoSource
 from .types import FrameBatch, Sampling, VideoInfo
 
@@ -11,5 +11,6 @@ __all__ = [
     "VideoInfo",
     "VideoSource",
     "available_backends",
+    "open_live",
     "open_video",
 ]

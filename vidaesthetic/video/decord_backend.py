@@ -11,7 +11,7 @@ import torch
 
 from ..errors import VideoError
 from .geometry import before_rotation, rotate_array, rotate_batch
-from .pyav_backend import open_container, probe
+from .probe import open_container, probe
 from .source import VideoSource
 from .types import FrameBatch, Sampling, Span, VideoInfo, in_spans
 

@@ -15,6 +15,11 @@ def display_size(coded_w: int, coded_h: int, sample_aspect_ratio: float, rotatio
     return (height, width) if rotation % 180 else (width, height)
 
 
+def clockwise_turns(counter_clockwise: float) -> int:
+    """A display rotation in counter-clockwise degrees (as FFmpeg gives it) as clockwise quarter turns, 0 to 3."""
+    return int(round(-counter_clockwise / 90.0)) % 4
+
+
 def rotate_batch(frames: torch.Tensor, turns: int) -> torch.Tensor:
     """Rotate N x C x H x W frames clockwise by ``turns`` quarter turns."""
     return torch.rot90(frames, k=-turns, dims=(2, 3)) if turns % 4 else frames

@@ -1,13 +1,16 @@
-"""``open_video``: check the path, pick a backend, return a :class:`VideoSource`."""
+"""``open_video``: check the path, pick a backend, return a :class:`VideoSource`; ``open_live`` for one pass."""
 
 from __future__ import annotations
 
 import importlib
 import os
-from typing import Callable, Dict, List
+from typing import TYPE_CHECKING, Callable, Dict, List
 
 from ..errors import BackendUnavailable, InputError, PathLike, VideoError
 from .source import VideoSource
+
+if TYPE_CHECKING:
+    from .live import LiveInput, LiveSource
 
 
 def _pyav(path: str) -> VideoSource:
@@ -102,3 +105,21 @@ def open_video(path: PathLike, backend: str = "auto") -> VideoSource:
             f"{', '.join(available_backends())}"
         )
     return BACKENDS[name](path)
+
+
+def open_live(source: "LiveInput", *, open_timeout: float = 15.0, read_timeout: float = 10.0,
+              drop_late: bool = False) -> "LiveSource":
+    """Open a video to read once, as it arrives: a pipe, a URL, a camera, or a file read like one.
+
+    Such a source cannot seek (see :class:`vidaesthetic.video.live.LiveSource`
+    for the sources it takes and what one pass allows); every read has a
+    deadline, and ``drop_late`` drops frames of a real-time source that the
+    reader has not taken in time rather than let decoding wait.
+
+    Raises:
+        VideoError: the source cannot be opened, or times out.
+        InputError: a malformed webcam name.
+    """
+    from .live import LiveSource
+
+    return LiveSource(source, open_timeout=open_timeout, read_timeout=read_timeout, drop_late=drop_late)

@@ -1,14 +1,9 @@
-"""PyAV backend: always installed (FFmpeg ships inside the wheel), the default.
-
-It also probes every video for :class:`VideoInfo`, whichever backend decodes,
-so that all backends agree on size, rotation and timing.
-"""
+"""PyAV backend: always installed (FFmpeg ships inside the wheel), the default."""
 
 from __future__ import annotations
 
 import itertools
 import math
-from fractions import Fraction
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import av
@@ -16,163 +11,13 @@ import numpy as np
 import torch
 
 from ..errors import VideoError
-from .geometry import before_rotation, display_size, rotate_array, rotate_batch
+from .geometry import before_rotation, rotate_array, rotate_batch
+from .probe import TIME_TOLERANCE, PacketIndex, ffmpeg_reason, first_frame, first_video_stream, open_container, probe
 from .source import VideoSource
 from .types import FrameBatch, Sampling, Span, VideoInfo
 
-# Demuxers that read single pictures rather than videos.
-_IMAGE_FORMATS = {"image2", "apng"}
-
-# Presentation times closer than this (seconds) are the same instant.
-_TIME_TOLERANCE = 1e-6
-
 # How far before a target time a seek may land before decoding forward (seconds).
 _SEEK_BACKOFF = (0.0, 1.0, 4.0, 16.0)
-
-
-def open_container(path: str) -> "av.container.InputContainer":
-    try:
-        return av.open(path, metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise VideoError(f"not a readable video ({ffmpeg_reason(exc)})", path) from None
-
-
-def ffmpeg_reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return str(text).strip().rstrip(".") or type(exc).__name__
-
-
-def first_video_stream(container: "av.container.InputContainer", path: str) -> "av.video.stream.VideoStream":
-    fmt = container.format.name
-    if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
-        raise VideoError("is a still image, not a video", path)
-    if not container.streams.video:
-        raise VideoError("has no video stream", path)
-    return container.streams.video[0]
-
-
-def _seconds(value: Optional[int], time_base: Optional[Fraction]) -> Optional[float]:
-    if value is None or time_base is None:
-        return None
-    return float(value * time_base)
-
-
-def _clockwise_rotation(frame: "av.VideoFrame") -> int:
-    """Clockwise display rotation, snapped to a multiple of 90 degrees."""
-    counter_clockwise = getattr(frame, "rotation", 0) or 0
-    return int(round(-counter_clockwise / 90.0)) % 4 * 90
-
-
-def probe(path: str) -> VideoInfo:
-    """Read a video's :class:`VideoInfo`, decoding its first frame to prove it is decodable."""
-    with open_container(path) as container:
-        stream = first_video_stream(container, path)
-        first = first_frame(container, stream, path)
-        ctx = stream.codec_context
-        coded_w, coded_h = first.width, first.height
-        sar = float(stream.sample_aspect_ratio or ctx.sample_aspect_ratio or 1) or 1.0
-        rotation = _clockwise_rotation(first)
-        width, height = display_size(coded_w, coded_h, sar, rotation)
-
-        average = float(stream.average_rate or 0) or float(stream.guessed_rate or 0)
-        base = float(stream.base_rate or 0)
-        duration = _seconds(stream.duration, stream.time_base)
-        if duration is None and container.duration is not None:
-            duration = container.duration / av.time_base
-        exact = bool(stream.frames)
-        if exact:
-            count = int(stream.frames)
-        elif duration and average:
-            count = int(round(duration * average))
-        else:
-            count = 0
-        if not duration:
-            count, duration = _scan_packets(path)
-            exact = bool(count)
-        start = first.time if first.time is not None else 0.0
-        return VideoInfo(
-            path=path,
-            width=width,
-            height=height,
-            coded_width=coded_w,
-            coded_height=coded_h,
-            rotation=rotation,
-            sample_aspect_ratio=sar,
-            fps=average,
-            frame_count=count,
-            frame_count_exact=exact,
-            duration=float(duration or 0.0),
-            codec=ctx.name,
-            variable_frame_rate=bool(average and base and not math.isclose(average, base, rel_tol=0.01)),
-            start_time=float(start),
-        )
-
-
-def _scan_packets(path: str) -> Tuple[int, float]:
-    """Frame count and duration from packet timestamps, for containers whose header has neither.
-
-    Only demuxes (no decoding), so it costs about one read of the file.
-    """
-    count, start, end = 0, None, 0.0
-    with open_container(path) as container:
-        stream = container.streams.video[0]
-        try:
-            for packet in container.demux(stream):
-                if packet.pts is None:
-                    continue
-                count += 1
-                begin = float(packet.pts * stream.time_base)
-                start = begin if start is None else min(start, begin)
-                end = max(end, begin + float((packet.duration or 0) * stream.time_base))
-        except av.FFmpegError:
-            pass  # a damaged tail still leaves a usable estimate
-    return count, (end - start) if start is not None else 0.0
-
-
-class PacketIndex:
-    """Frame numbers and keyframes of a video stream from its packets (demuxing only, no decoding)."""
-
-    def __init__(self, times: np.ndarray, keyframes: np.ndarray) -> None:
-        self.times = times  # sorted presentation times: frame number -> time
-        self.keyframes = keyframes  # sorted presentation times of keyframes
-
-    @classmethod
-    def scan(cls, path: str, stream_index: Optional[int] = None) -> "PacketIndex":
-        times: List[float] = []
-        keyframes: List[float] = []
-        with open_container(path) as container:
-            stream = container.streams[stream_index] if stream_index is not None else first_video_stream(container, path)
-            time_base = float(stream.time_base or 0)
-            try:
-                for packet in container.demux(stream):
-                    if packet.pts is not None:
-                        times.append(packet.pts * time_base)
-                        if packet.is_keyframe:
-                            keyframes.append(packet.pts * time_base)
-            except av.FFmpegError:
-                pass  # a damaged tail: the frames before it are still numbered right
-        return cls(np.sort(np.asarray(times)), np.sort(np.asarray(keyframes)))
-
-    def number(self, time: float) -> int:
-        """The frame number of the frame presented at ``time``."""
-        return int(np.searchsorted(self.times, time - _TIME_TOLERANCE))
-
-    def keyframe_between(self, after: float, until: float) -> bool:
-        """Whether a keyframe is presented in (after, until]."""
-        return bool(np.any((self.keyframes > after) & (self.keyframes <= until)))
-
-
-def first_frame(container, stream, path: str) -> "av.VideoFrame":
-    try:
-        for packet in container.demux(stream):
-            try:
-                for frame in packet.decode():
-                    return frame
-            except av.FFmpegError:
-                continue
-    except av.FFmpegError as exc:
-        raise VideoError(f"cannot be read ({ffmpeg_reason(exc)})", path) from None
-    raise VideoError("has no decodable video frames", path)
 
 
 class PyAVSource(VideoSource):
@@ -268,10 +113,10 @@ class PyAVSource(VideoSource):
             held = None
             for frame in itertools.chain(pending, frames):
                 time = frame.time
-                if time is None or time < start - _TIME_TOLERANCE:
+                if time is None or time < start - TIME_TOLERANCE:
                     continue
                 position = time
-                if time > end + _TIME_TOLERANCE:
+                if time > end + TIME_TOLERANCE:
                     held = frame
                     break
                 yield index.number(time), frame

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torchcodec.decoders import VideoDecoder
 
 from ..errors import VideoError
-from .geometry import before_rotation, rotate_array, rotate_batch
-from .pyav_backend import PacketIndex, first_video_stream, open_container, probe
+from .geometry import before_rotation, clockwise_turns, rotate_array, rotate_batch
+from .probe import PacketIndex, first_video_stream, open_container, probe
 from .source import VideoSource
 from .types import FrameBatch, Sampling, Span, VideoInfo, in_spans
 
@@ -65,7 +65,7 @@ class TorchCodecSource(VideoSource):
                 num_ffmpeg_threads=0,  # let FFmpeg choose, as the PyAV backend does
             )
         # torchcodec >= 0.11 rotates frames itself (by counter-clockwise degrees); we rotate the rest.
-        applied = -round((getattr(self._decoder.metadata, "rotation", None) or 0) / 90)
+        applied = clockwise_turns(getattr(self._decoder.metadata, "rotation", None) or 0)
         self._turns = (self.info.rotation // 90 - applied) % 4
 
     @contextlib.contextmanager
