@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from vidaesthetic import (
-    InputError, OutputError, Sampling, ScoreCurve, SpotSettings, extract_spots, find_spots, load_model, score_video,
-    smooth,
+    InputError, OutputError, Sampling, ScoreCurve, SpotSettings, extract_spots, find_spots, load_model, save_scores,
+    score_video, smooth,
 )
 
 
@@ -58,7 +58,7 @@ def test_saved_scores_are_reused_when_file_model_and_sampling_match(run, bsk_vid
     model = load_model("baseline", device="cpu")
     saved = ScoreCurve.load(out / "scores.json")
     saved.raw = saved.raw * 0 + 42.0  # a marker only a reused curve can carry
-    saved.save(out / "scores.json")
+    save_scores(saved, out / "scores.json")
     reused = score_video(bsk_video, model, cache=out / "scores.json", progress=False)
     assert np.all(reused.raw == 42.0)
     fresh = score_video(bsk_video, model, sampling=Sampling(stride=2), cache=out / "scores.json", progress=False)
@@ -67,7 +67,7 @@ def test_saved_scores_are_reused_when_file_model_and_sampling_match(run, bsk_vid
 
 def test_curve_round_trips_with_embeddings(bsk_video, tmp_path):
     curve = smooth(score_video(bsk_video, keep_embeddings=True, progress=False), 0.5)
-    curve.save(tmp_path / "scores.json")
+    save_scores(curve, tmp_path / "scores.json")
     loaded = ScoreCurve.load(tmp_path / "scores.json")
     assert np.array_equal(loaded.times, curve.times) and np.allclose(loaded.smoothed, curve.smoothed)
     assert loaded.embeddings.dtype == np.float16 and loaded.embeddings.shape == (75, 48)

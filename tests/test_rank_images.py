@@ -7,7 +7,8 @@ from PIL import Image
 
 from media import FIXTURES, blurred, textured
 from vidaesthetic.errors import InputError, OutputError
-from vidaesthetic.apps.rank import copy_ranked, find_images, rank_images
+from vidaesthetic.apps.rank import find_images, rank_images
+from vidaesthetic.output.ranked import copy_ranked
 from vidaesthetic.models import BaselineModel
 
 SHARP = textured(320, 240, seed=1)

@@ -16,6 +16,7 @@ from .errors import InputError, ModelError, OutputError, VidaestheticError, Vide
 from .models import AestheticModel, available_models, load_model
 from .output.folder import save_spots, spots_document
 from .output.plot import plot_curve
+from .output.scores import save_scores
 from .pipeline import extract_spots
 from .settings import SpotSettings
 from .timecode import format_timecode
@@ -51,6 +52,7 @@ __all__ = [
     "load_model",
     "open_video",
     "plot_curve",
+    "save_scores",
     "save_spots",
     "score_video",
     "score_video_fast",

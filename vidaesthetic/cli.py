@@ -19,7 +19,7 @@ from ._internal.atomic import check_output_directory
 from ._version import __version__
 from .apps.explain import guided_saliency, load_target, parse_target, save_overlay
 from .apps.best import SHOT_FORMATS, best_frame, save_best
-from .apps.rank import IMAGE_SUFFIXES, copy_ranked, find_images, rank_images
+from .apps.rank import IMAGE_SUFFIXES, find_images, rank_images
 from .batch import (
     Job,
     parse_shard,
@@ -47,6 +47,7 @@ from .models.registry import GET_LEARNED_MODEL, MODELS, PRECISIONS
 from .output.folder import IMAGE_FORMATS, SCORES_FILE, spot_image_name
 from .output.markers import MARKER_FORMATS
 from .output.plot import PLOT_FORMATS, plot_curve
+from .output.ranked import copy_ranked
 from .pipeline import spots_job
 from .settings import SpotSettings
 from .timecode import format_timecode

@@ -1,7 +1,8 @@
 """``ScoreCurve``: every scored frame of a video, with where the scores came from.
 
-A curve is saved as JSON (plus an NPZ beside it for embeddings) so that spots
-and plots can be recomputed without decoding the video again.
+:mod:`vidaesthetic.output.scores` saves it as ``scores.json`` (plus an NPZ
+for embeddings) and :meth:`ScoreCurve.load` reads it back, so that spots and
+plots can be recomputed without decoding the video again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .._internal.atomic import OutputSet
 from .._version import __version__
 from ..errors import InputError, PathLike
 from ..video.types import VideoInfo
@@ -128,23 +128,6 @@ class ScoreCurve:
                 "change": None if self.change is None else self.change.tolist(),
             },
         }
-
-    def save(self, path: PathLike) -> None:
-        """Write the curve as JSON (and ``<stem>.npz`` for embeddings) atomically."""
-        path = Path(path)
-        with OutputSet(path.parent) as outputs:
-            self.write(outputs, path.name)
-
-    def write(self, outputs: OutputSet, name: str) -> None:
-        """Write into an :class:`OutputSet` under ``name`` (embeddings beside it)."""
-        document = self.to_dict()
-        if self.embeddings is not None:
-            npz_name = Path(name).with_suffix(".npz").name
-            with open(outputs.reserve(npz_name), "wb") as handle:
-                np.savez_compressed(handle, embeddings=self.embeddings)
-            document["embeddings_file"] = npz_name
-        with open(outputs.reserve(name), "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
 
     @classmethod
     def load(cls, path: PathLike) -> "ScoreCurve":

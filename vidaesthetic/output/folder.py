@@ -24,6 +24,7 @@ from ..video import VideoSource, open_video
 from .image import IMAGE_FORMATS, write_image
 from .markers import check_formats, write_markers
 from .plot import PLOT_FORMATS, plot_curve, write_figure
+from .scores import write_scores
 
 SPOTS_FILE = "spots.json"
 SCORES_FILE = "scores.json"
@@ -81,7 +82,7 @@ def save_spots(
             thumbnails = _write_key_frames(source, spots, outputs, image_format)
             curve_name = f"curve.{plot_format}"
             write_figure(plot_curve(curve, spots, thumbnails=thumbnails), outputs, curve_name)
-            curve.write(outputs, SCORES_FILE)
+            write_scores(curve, outputs, SCORES_FILE)
             _write_csv(curve, outputs.reserve(CSV_FILE))
             document = spots_document(curve, spots, selection)
             document["settings"] = settings
