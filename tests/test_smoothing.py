@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from vidaesthetic import ScoreCurve, VideoInfo, smooth
 from vidaesthetic.curve.smoothing import CausalSmoother, kalman_smooth
 
 
@@ -66,20 +67,57 @@ def test_scale_of_the_scores_does_not_change_the_shape():
     assert np.allclose(kalman_smooth(times, values * 1e6, 1.0) / 1e6, kalman_smooth(times, values, 1.0))
 
 
+INFO = VideoInfo(path="clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
+                 sample_aspect_ratio=1.0, fps=25.0, frame_count=250, frame_count_exact=True, duration=10.0,
+                 codec="h264", variable_frame_rate=False)
+
+
+def curve_of(times, raw, sharpness=None, change=None):
+    n = len(times)
+    return ScoreCurve(times=times, indices=np.arange(n), raw=np.asarray(raw, float),
+                      luma_mean=np.full(n, 0.5, np.float32), luma_std=np.full(n, 0.2, np.float32),
+                      sharpness=np.ones(n, np.float32) if sharpness is None else np.asarray(sharpness, np.float32),
+                      change=np.zeros(n, np.float32) if change is None else np.asarray(change, np.float32),
+                      video=INFO, model={"name": "test"}, sampling={})
+
+
 def test_unpickable_frames_do_not_pull_the_smoothed_curve():
     """A blurred stretch the model scores low must not drag its sharp neighbours down."""
-    from vidaesthetic import ScoreCurve, VideoInfo, smooth
-    
     times = np.arange(0, 10, 1 / 25)
     blurred = (times >= 4) & (times < 6)
-    n = len(times)
-    info = VideoInfo(path="clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
-                     sample_aspect_ratio=1.0, fps=25.0, frame_count=n, frame_count_exact=True, duration=10.0,
-                     codec="h264", variable_frame_rate=False)
-    curve = ScoreCurve(times=times, indices=np.arange(n), raw=np.where(blurred, 0.0, 0.8),
-                       luma_mean=np.full(n, 0.5, np.float32), luma_std=np.full(n, 0.2, np.float32),
-                       sharpness=np.where(blurred, 0.01, 1.0).astype(np.float32), change=np.zeros(n, np.float32),
-                       video=info, model={"name": "test"}, sampling={})
+    curve = curve_of(times, np.where(blurred, 0.0, 0.8), sharpness=np.where(blurred, 0.01, 1.0))
     assert (curve.pickable == ~blurred).all()
-    smoothed = smooth(curve, 1.0).smoothed
-    assert np.allclose(smoothed, 0.8)
+    assert np.allclose(smooth(curve, 1.0).smoothed, 0.8)
+
+
+def test_the_default_time_constant_is_one_second():
+    times = np.arange(0, 10, 1 / 25)
+    values = np.random.default_rng(0).normal(size=len(times))
+    assert np.array_equal(kalman_smooth(times, values), kalman_smooth(times, values, 1.0))
+    curve = curve_of(times, values)
+    assert np.array_equal(smooth(curve).smoothed, smooth(curve, 1.0).smoothed)
+
+
+def test_each_shot_is_smoothed_on_its_own_unless_asked_otherwise():
+    """A cut is a jump to other content, not noise: the dull shot before it is not lifted by the next."""
+    times = np.arange(0, 10, 1 / 25)
+    change = np.where(np.arange(len(times)) == 125, 1.0, 0.0)  # a cut at 5 s
+    curve = curve_of(times, np.where(times < 5, 0.2, 0.8), change=change)
+    before_cut = 110  # 4.4 s
+    assert smooth(curve).smoothed[before_cut] == pytest.approx(0.2)
+    assert smooth(curve, across_cuts=True).smoothed[before_cut] > 0.25
+
+
+@pytest.mark.parametrize("count", [2, 3, 50])
+def test_smoothing_has_no_direction(count):
+    """Reversing time reverses the result: the RTS pass leaves no lag either way, from two samples up."""
+    times = np.arange(count) / 25
+    values = np.random.default_rng(count).normal(size=count)
+    forward = kalman_smooth(times, values, 1.0)
+    assert forward == pytest.approx(kalman_smooth(times, values[::-1], 1.0)[::-1], abs=1e-3)
+
+
+def test_two_frames_a_twenty_fifth_of_a_second_apart_are_smoothed_to_their_mean():
+    """A one-second time constant spans many frames; the spacing comes from the times, even with two samples."""
+    smoothed = kalman_smooth(np.array([0.0, 0.04]), np.array([0.0, 1.0]), 1.0)
+    assert smoothed == pytest.approx([0.5, 0.5], abs=0.01)
