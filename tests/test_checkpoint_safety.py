@@ -17,7 +17,7 @@ from tf_writer import slim_variables_from_state_dict, write_checkpoint
 from train import checkpoint
 from train.__main__ import main as train_main
 from train.imagenet import load_imagenet
-from vidaesthetic import ModelError, ScoreCurve, VideoInfo, load_model
+from vidaesthetic import ModelError, ScoreCurve, VideoInfo, load_model, save_scores
 from vidaesthetic.cli import main as vidaesthetic_main
 from vidaesthetic.models import registry
 from vidaesthetic.models.slim_resnet import ResNetV1
@@ -135,9 +135,10 @@ def test_saved_scores_refuse_pickled_embeddings(tmp_path, marker):
                      sample_aspect_ratio=1.0, fps=25.0, frame_count=25, frame_count_exact=True, duration=1.0,
                      codec="h264", variable_frame_rate=False)
     frames = np.arange(25)
-    ScoreCurve(times=frames / 25, indices=frames, raw=np.linspace(0, 1, 25), luma_mean=np.full(25, 0.5),
-               luma_std=np.full(25, 0.2), video=info, model={"name": "baseline"}, sampling={},
-               embeddings=np.zeros((25, 4), np.float16)).save(tmp_path / "scores.json")
+    curve = ScoreCurve(times=frames / 25, indices=frames, raw=np.linspace(0, 1, 25), luma_mean=np.full(25, 0.5),
+                       luma_std=np.full(25, 0.2), video=info, model={"name": "baseline"}, sampling={},
+                       embeddings=np.zeros((25, 4), np.float16))
+    save_scores(curve, tmp_path / "scores.json")
     np.savez(tmp_path / "scores.npz", embeddings=np.array([CreatesMarker(marker)], dtype=object))
     result = CliRunner().invoke(vidaesthetic_main, ["curve", str(tmp_path / "scores.json"),
                                                     "-o", str(tmp_path / "curve.png")])
