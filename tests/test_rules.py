@@ -99,3 +99,30 @@ def test_a_shot_shorter_than_the_minimum_next_to_a_longer_one_is_a_flash(length,
     unusable = unusable_frames(curve, shot_ids(curve))
     away_from_cut = np.abs(curve.times - 3.0) > 0.21
     assert unusable[(curve.times >= 3.0) & away_from_cut].all() == flash
+
+
+@pytest.mark.parametrize("luma_mean, luma_std", [(0.03, 0.2), (0.97, 0.2), (0.5, 0.02)])
+def test_a_frame_exactly_at_a_blank_limit_is_not_blank(luma_mean, luma_std):
+    assert not blank_frames(curve_of(seconds(1), luma_mean=luma_mean, luma_std=luma_std)).any()
+
+
+def test_a_few_very_sharp_frames_do_not_make_the_rest_of_the_video_blurred():
+    """Sharpness is judged against the 90th percentile, so up to a tenth of outliers change nothing."""
+    sharpness = np.where(np.arange(100) < 90, 1.0, 10.0)
+    curve = curve_of(seconds(4), sharpness=sharpness)
+    assert not blurred_frames(curve, shot_ids(curve)).any()
+
+
+def test_frames_a_quarter_second_apart_are_still_judged_for_cuts():
+    times = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    assert cut_frames(curve_of(times, change=[0, 0, 1, 0, 0]))[2]
+
+
+@pytest.mark.parametrize("frames, flash", [(13, True), (14, False), (1, True)])
+def test_flash_length_counts_from_first_to_last_frame(frames, flash):
+    """13 frames at 25 fps last 0.48 s, 14 last 0.52 s; one frame between black frames is a flash too."""
+    layout = [(75, 0.5), (5, 0.0), (frames, 0.5), (5, 0.0), (25, 0.5)]  # 3 s shot, black, short shot, black, 1 s
+    luma = np.concatenate([np.full(count, level) for count, level in layout])
+    curve = curve_of(np.arange(len(luma)) / FPS, luma_mean=luma)
+    short = slice(80, 80 + frames)
+    assert unusable_frames(curve, shot_ids(curve))[short].all() == flash

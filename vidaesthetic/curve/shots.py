@@ -96,7 +96,7 @@ def transition_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
         typical = np.median(curve.luma_std[members])
         transition |= members & (curve.luma_std < FADE_RATIO * typical)
         times = curve.times[members]
-        if len(times) > 1 and times[-1] - times[0] < MIN_SHOT <= longest:
+        if times[-1] - times[0] < MIN_SHOT <= longest:  # a single frame is a flash too
             transition |= members
     return transition
 
