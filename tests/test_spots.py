@@ -192,3 +192,9 @@ def test_shots_are_worked_out_once_per_curve_and_travel_with_it(monkeypatch):
         curve.pickable[0] = False  # shared by every stage: read-only
     other = replace(curve, luma_mean=np.full(len(TIMES), 0.5, np.float32))  # other frames: worked out again
     assert other.pickable.all() and len(calls) == 2
+
+
+def test_spots_exactly_min_gap_apart_are_both_kept():
+    quarters = np.arange(0, 30, 0.25)  # times exact in binary
+    values = bumps(quarters, [10, 12], [1.0, 0.9], width=0.3)
+    assert [s.time for s in find_spots(curve_of(quarters, values), top=2, min_gap=2.0)] == [10.0, 12.0]
