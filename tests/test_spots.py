@@ -198,3 +198,13 @@ def test_spots_exactly_min_gap_apart_are_both_kept():
     quarters = np.arange(0, 30, 0.25)  # times exact in binary
     values = bumps(quarters, [10, 12], [1.0, 0.9], width=0.3)
     assert [s.time for s in find_spots(curve_of(quarters, values), top=2, min_gap=2.0)] == [10.0, 12.0]
+
+
+@pytest.mark.parametrize("start", [0.0, 1000.0])
+def test_without_a_per_shot_limit_a_shot_gets_one_spot_per_ten_seconds(start):
+    """Even when more are asked for: 30 s of one shot gives 3, 5 s gives 1, wherever the shot starts."""
+    long, short = TIMES + start, TIMES[:125] + start
+    many = bumps(long, start + np.arange(2, 30, 3), np.linspace(1, 0.5, 10), width=0.4)
+    assert len(find_spots(curve_of(long, many), top=10)) == 3
+    two = bumps(short, [start + 1, start + 4], [1.0, 0.9], width=0.3)
+    assert len(find_spots(curve_of(short, two), top=5, min_gap=0.5)) == 1
