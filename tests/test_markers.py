@@ -150,3 +150,20 @@ def test_spots_export_option_writes_every_marker_file_for_the_spots_found(tmp_pa
     chapters = (out / "spots.ffmetadata").read_text(encoding="utf-8")
     assert [int(line.split("=")[1]) for line in chapters.splitlines() if line.startswith("START=")] == \
         [round(spot["time"] * 1000) for spot in in_time_order]
+
+
+def test_otio_clip_of_unknown_length_spans_from_zero_past_the_last_spot(tmp_path):
+    """Without a duration the clip runs from 0 to one frame after the last spot; markers are points."""
+    otio = pytest.importorskip("opentimelineio")
+    export(tmp_path, ["otio"], info=replace(INFO, duration=0.0), spots=[spot(1, 12.0, 0.9), spot(2, 3.48, 0.8)])
+    (clip,) = otio.adapters.read_from_file(str(tmp_path / "spots.otio")).tracks[0]
+    assert clip.source_range.start_time.to_seconds() == 0.0
+    assert clip.source_range.duration.to_seconds() == pytest.approx(12.0 + 1 / 25)
+    assert [marker.marked_range.duration.to_seconds() for marker in clip.markers] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("duration", [0.0, 25.0])
+def test_the_last_chapter_lasts_two_seconds_when_the_video_ends_at_or_before_it(tmp_path, duration):
+    text = export(tmp_path, ["chapters"], info=replace(INFO, duration=duration))["spots.ffmetadata"]
+    ends = [int(line.split("=")[1]) for line in text.splitlines() if line.startswith("END=")]
+    assert ends[-1] == 27000
