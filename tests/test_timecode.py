@@ -1,5 +1,6 @@
 """One time module: what people type, what files and axes show, and the frame labels editors count in."""
 
+from fractions import Fraction
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +12,7 @@ from vidaesthetic.timecode import (
     format_timecode,
     parse_time,
     smpte_timecode,
+    timecode_rate,
 )
 
 NTSC = 30000 / 1001
@@ -84,3 +86,17 @@ def test_variable_frame_rate_counts_at_the_nearest_standard_rate():
     assert edit_rate(SimpleNamespace(fps=29.9, variable_frame_rate=True)) == (pytest.approx(NTSC), False)
     assert edit_rate(SimpleNamespace(fps=29.97, variable_frame_rate=False))[1] is True
     assert edit_rate(SimpleNamespace(fps=12.5, variable_frame_rate=False)) == (pytest.approx(24000 / 1001), False)
+
+
+def test_clock_timecode_counts_hours_from_the_hour():
+    assert clock_timecode(3600.0) == "1:00:00"
+    assert clock_timecode(7200.0) == "2:00:00"
+
+
+def test_non_drop_labels_can_be_asked_for_at_29_97():
+    assert smpte_timecode(1800 / NTSC, 29.97, drop_frame=False) == "00:01:00:00"
+
+
+@pytest.mark.parametrize("fps, rate", [(0.0, None), (1.0, 1), (30.004, None), (29.972, Fraction(30000, 1001))])
+def test_timecode_rates_are_exact_or_none(fps, rate):
+    assert timecode_rate(fps) == rate
