@@ -93,8 +93,9 @@ def test_clock_timecode_counts_hours_from_the_hour():
     assert clock_timecode(7200.0) == "2:00:00"
 
 
-def test_non_drop_labels_can_be_asked_for_at_29_97():
+def test_drop_and_non_drop_labels_can_be_asked_for_at_29_97():
     assert smpte_timecode(1800 / NTSC, 29.97, drop_frame=False) == "00:01:00:00"
+    assert smpte_timecode(1800 / NTSC, 29.97, drop_frame=True) == "00:01:00;02"
 
 
 @pytest.mark.parametrize("fps, rate", [(0.0, None), (1.0, 1), (30.004, None), (29.972, Fraction(30000, 1001))])
