@@ -121,3 +121,94 @@ def test_two_frames_a_twenty_fifth_of_a_second_apart_are_smoothed_to_their_mean(
     """A one-second time constant spans many frames; the spacing comes from the times, even with two samples."""
     smoothed = kalman_smooth(np.array([0.0, 0.04]), np.array([0.0, 1.0]), 1.0)
     assert smoothed == pytest.approx([0.5, 0.5], abs=0.01)
+
+
+def reference_smooth(times, values, time_constant, causal=False):
+    """The filter written out by hand, one scalar step at a time, to check the filterpy version against.
+
+    Random walk with variance ``dt`` per step, measurement variance ``tau**2 / dt``; the first
+    sample starts the filter with the variance of one measurement at the second sample's spacing;
+    a duplicated timestamp counts as a step of 0.1 ms.
+    """
+    steps = np.maximum(np.diff(times, prepend=times[0]), 1e-4)
+    steps[0] = max(times[1] - times[0], 1e-4)
+    means, variances = [values[0]], [time_constant**2 / steps[0]]
+    for step, value in zip(steps[1:], values[1:]):
+        predicted = variances[-1] + step
+        gain = predicted / (predicted + time_constant**2 / step)
+        means.append(means[-1] + gain * (value - means[-1]))
+        variances.append((1 - gain) * predicted)
+    if causal:
+        return np.array(means)
+    smoothed = list(means)
+    for i in range(len(values) - 2, -1, -1):
+        gain = variances[i] / (variances[i] + steps[i + 1])
+        smoothed[i] = means[i] + gain * (smoothed[i + 1] - means[i])
+    return np.array(smoothed)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_the_filter_is_the_documented_random_walk(causal):
+    """Uneven spacing, a duplicated timestamp and a long gap, compared with a hand-written filter."""
+    times = np.array([0.0, 0.5, 0.52, 0.52, 0.6, 2.5, 2.54, 2.58, 6.0, 6.1])
+    values = np.array([1.0, 3.0, 2.0, 8.0, 2.5, 0.5, 0.7, 0.6, 4.0, 3.5])
+    expected = reference_smooth(times, values, 0.8, causal)
+    assert kalman_smooth(times, values, 0.8, causal) == pytest.approx(expected, rel=1e-9)
+    smoother = CausalSmoother(0.8)
+    if causal:
+        assert [smoother.update(t, v) for t, v in zip(times, values)] == pytest.approx(expected, rel=1e-9)
+
+
+def classified(monkeypatch, shots, pickable):
+    """Have every curve classified as given, so that smoothing is tested on its own."""
+    classes = (np.asarray(shots), np.asarray(pickable, dtype=bool))
+    monkeypatch.setattr("vidaesthetic.curve.shots.classify_frames", lambda curve: classes)
+
+
+def test_no_frame_crosses_a_cut(monkeypatch):
+    """The first and last frames of each shot keep their shot's level exactly."""
+    times = np.arange(0, 6, 1 / 25)
+    shots = np.repeat([0, 1, 2], 50)
+    levels = np.array([0.2, 0.9, 0.4])
+    classified(monkeypatch, shots, np.ones(150))
+    smoothed = smooth(curve_of(times, levels[shots]), 1.0).smoothed
+    assert smoothed == pytest.approx(levels[shots], abs=1e-12)
+
+
+def test_a_shot_with_two_usable_frames_is_drawn_through_them(monkeypatch):
+    """Two usable frames are enough to smooth on: the unusable ones in between do not count."""
+    times = np.arange(0, 2, 1 / 25)
+    pickable = np.zeros(50, dtype=bool)
+    pickable[[10, 40]] = True
+    raw = np.where(pickable, 0.8, 0.0)
+    classified(monkeypatch, np.zeros(50, dtype=int), pickable)
+    assert smooth(curve_of(times, raw), 1.0).smoothed == pytest.approx(np.full(50, 0.8))
+
+
+def test_files_are_smoothed_without_lag_by_default():
+    times = np.arange(0, 10, 1 / 25)
+    curve = smooth(curve_of(times, bump(times)))
+    assert abs(times[np.argmax(curve.smoothed)] - 5.0) <= 1 / 25
+
+
+def test_the_curve_records_how_it_was_smoothed():
+    """scores.json keeps the method and options, so a reader knows what the smoothed column means."""
+    curve = curve_of(np.arange(0, 4, 1 / 25), np.zeros(100))
+    assert smooth(curve).smoothing == {"method": "kalman-rts", "time_constant": 1.0, "split_at_cuts": True,
+                                       "skips_unpickable_frames": True}
+    assert smooth(curve, 0.5, causal=True, across_cuts=True).smoothing == {
+        "method": "kalman-forward", "time_constant": 0.5, "split_at_cuts": False, "skips_unpickable_frames": True}
+
+
+def test_the_live_smoother_uses_the_same_default_and_zero_turns_it_off():
+    times = np.arange(0, 3, 1 / 25)
+    values = np.random.default_rng(3).normal(size=len(times))
+    default, off = CausalSmoother(), CausalSmoother(0.0)
+    assert [default.update(t, v) for t, v in zip(times, values)] == pytest.approx(
+        kalman_smooth(times, values, 1.0, causal=True))
+    assert [off.update(t, v) for t, v in zip(times, values)] == pytest.approx(values)
+
+
+def test_a_single_sample_is_its_own_smoothed_value():
+    assert kalman_smooth(np.array([2.0]), np.array([0.7]), 1.0) == pytest.approx([0.7])
+    assert CausalSmoother(1.0).update(2.0, 0.7) == pytest.approx(0.7)

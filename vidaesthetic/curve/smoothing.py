@@ -30,12 +30,9 @@ _MIN_STEP = 1e-4  # seconds; guards against duplicated timestamps
 
 
 def _steps(times: np.ndarray) -> np.ndarray:
-    """Seconds between samples; the first sample borrows its neighbour's spacing."""
+    """Seconds between two or more samples; the first sample borrows its neighbour's spacing."""
     steps = np.diff(times, prepend=times[0])
-    if len(steps) > 1:
-        steps[0] = steps[1]
-    else:
-        steps[:] = 1.0
+    steps[0] = steps[1]
     return np.maximum(steps, _MIN_STEP)
 
 
@@ -68,9 +65,8 @@ def kalman_smooth(
     kalman = _filter()
     kalman.x[:] = values[0]
     kalman.P[:] = noise[0]
-    Qs = steps.reshape(-1, 1, 1)
-    Rs = noise.reshape(-1, 1, 1)
-    means, covariances, _, _ = kalman.batch_filter(values[1:].reshape(-1, 1, 1), Qs=Qs[1:], Rs=Rs[1:])
+    Qs, Rs = steps[:, None, None], noise[:, None, None]  # one 1x1 matrix per sample
+    means, covariances, _, _ = kalman.batch_filter(values[1:, None, None], Qs=Qs[1:], Rs=Rs[1:])
     means = np.concatenate([np.full((1, 1, 1), values[0]), means])
     covariances = np.concatenate([np.full((1, 1, 1), noise[0]), covariances])
     if causal:
