@@ -94,9 +94,9 @@ def clip_metrics(labels: ClipLabels, times: np.ndarray, pickable: np.ndarray, sp
     spots = np.asarray(sorted(spot_times), dtype=float)
     first, last = float(times[0]), float(times[-1])
     shots = labels.shots or [(first, last)]
-    margins = [(first, first + EDGE), (last - EDGE, last)] + [(cut - CUT_MARGIN, cut + CUT_MARGIN)
-                                                              for cut in labelled_cuts(shots)]
-    clean = ~_inside(times, labels.bad) & ~_inside(times, margins)
+    at_edge = (times - first < EDGE) | (last - times < EDGE)
+    near_cut = _inside(times, [(cut - CUT_MARGIN, cut + CUT_MARGIN) for cut in labelled_cuts(shots)])
+    clean = ~_inside(times, labels.bad) & ~at_edge & ~near_cut
     covered = sum(bool(_inside(spots, [shot]).any()) for shot in shots)
     edge_spots = int(((spots - first < EDGE) | (last - spots < EDGE)).sum()) if last - first > EDGE_CLIP else 0
     return {

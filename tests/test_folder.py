@@ -36,6 +36,21 @@ def test_scores_csv_holds_every_frame_raw_and_smoothed(wide_clip, scored, tmp_pa
     assert [float(row["smoothed"]) for row in rows] == pytest.approx(curve.smoothed, rel=1e-5)
 
 
+def test_scores_say_for_every_frame_whether_it_may_be_picked_and_why_not(wide_clip, scored, tmp_path):
+    """A 2 s clip: its first and last fifth of a second are edge margins, the rest is pickable."""
+    curve, spots = scored
+    save_spots(wide_clip, curve, spots, tmp_path)
+    with open(tmp_path / "scores.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    edge = (curve.times < 0.196) | (curve.times > curve.times[-1] - 0.196)
+    assert edge.any() and not edge.all()
+    assert [row["reason"] for row in rows] == ["edge" if at_edge else "" for at_edge in edge]
+    assert [row["pickable"] for row in rows] == ["0" if at_edge else "1" for at_edge in edge]
+    frames = json.loads((tmp_path / "scores.json").read_text(encoding="utf-8"))["frames"]
+    assert frames["reason"] == [row["reason"] for row in rows]
+    assert frames["pickable"] == [int(row["pickable"]) for row in rows]
+
+
 def test_an_unsmoothed_curve_has_an_empty_smoothed_column(wide_clip, scored, tmp_path):
     curve, spots = scored
     save_spots(wide_clip, score_video(wide_clip, load_model("baseline", device="cpu"), progress=False), spots, tmp_path)

@@ -49,22 +49,43 @@ def test_each_spot_is_labelled_with_its_rank_and_timecode_at_its_time():
         assert label.xy[1] == curve.values[spot.frame_index]
 
 
-def test_shading_covers_exactly_the_frames_that_are_never_picked():
-    curve = curve_with_defects(black=[(5, 7), (14, 15)], blurred=[(11, 12)])
-    never_picked = ~curve.pickable
-    assert never_picked.any() and not never_picked.all()
-    collections = plot_curve(curve, three_spots(curve)).axes[0].collections
-    shading = [collection for collection in collections if collection.get_label().startswith("never picked")]
+def shaded_frames(figure, label_start):
+    """Which of TIMES lie under the figure's shading whose legend label starts with ``label_start``."""
+    shading = [collection for collection in figure.axes[0].collections
+               if collection.get_label().startswith(label_start)]
     spans = [(path.vertices[:, 0].min(), path.vertices[:, 0].max()) for collection in shading
              for path in collection.get_paths()]
-    shaded = np.array([any(low <= time <= high for low, high in spans) for time in TIMES])
-    np.testing.assert_array_equal(shaded, never_picked)
+    return np.array([any(low <= time <= high for low, high in spans) for time in TIMES])
 
 
-def test_a_curve_without_defects_has_no_shading():
+def test_shading_covers_exactly_the_defective_frames_and_lighter_the_margins():
+    curve = curve_with_defects(black=[(5, 7), (14, 15)], blurred=[(11, 12)])
+    assert curve.defective.any() and not curve.defective.all()
+    figure = plot_curve(curve, three_spots(curve))
+    np.testing.assert_array_equal(shaded_frames(figure, "never picked"), curve.defective)
+    margins = ~curve.pickable & ~curve.defective
+    assert margins[:12].all()  # the first half second
+    np.testing.assert_array_equal(shaded_frames(figure, "picked only if nothing else"), margins)
+
+
+def test_a_curve_without_defects_shades_only_its_ends():
     curve = curve_with_defects()
-    assert curve.pickable.all()
-    assert not plot_curve(curve, three_spots(curve)).axes[0].collections
+    assert not curve.defective.any()
+    figure = plot_curve(curve, three_spots(curve))
+    assert not shaded_frames(figure, "never picked").any()
+    np.testing.assert_array_equal(shaded_frames(figure, "picked only if nothing else"), (TIMES < 0.5) | (TIMES > 19.46))
+
+
+def test_the_smoothed_line_has_gaps_where_the_smoother_skipped_frames():
+    """Over skipped (defective) frames the smoothed curve is an interpolation: dotted, never a solid line."""
+    curve = curve_with_defects(black=[(5, 7)], blurred=[(11, 12)])
+    lines = {line.get_label(): line for line in plot_curve(curve).axes[0].get_lines()}
+    solid, dotted = lines["smoothed"], lines["smoothed across skipped frames"]
+    np.testing.assert_array_equal(np.isnan(solid.get_ydata()), curve.defective)
+    assert dotted.get_linestyle() == ":" and not np.isnan(dotted.get_ydata()[curve.defective]).any()
+    assert np.isnan(dotted.get_ydata()[(TIMES > 1) & (TIMES < 4)]).all()  # far from a gap: nothing dotted
+    assert "smoothed across skipped frames" not in {
+        line.get_label() for line in plot_curve(curve_with_defects()).axes[0].get_lines()}
 
 
 def test_the_strip_shows_each_spots_own_thumbnail_in_time_order():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vidaesthetic import ScoreCurve, VideoInfo
-from vidaesthetic.curve.shots import blank_frames, blurred_frames, cut_frames, shot_ids, unusable_frames
+from vidaesthetic.curve.shots import blank_frames, blurred_frames, classify_frames, cut_frames, shot_ids
 
 FPS = 25
 INFO = VideoInfo(path="clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
@@ -40,26 +40,42 @@ def test_blank_means_nearly_black_white_or_uniform(luma_mean, luma_std, blank):
     assert blank_frames(curve_of(seconds(1), luma_mean=luma_mean, luma_std=luma_std)).all() == blank
 
 
-@pytest.mark.parametrize("share, blurred", [(0.35, True), (0.45, False)])
+def reasons(curve):
+    return classify_frames(curve).reasons
+
+
+@pytest.mark.parametrize("share, blurred", [(0.14, True), (0.16, False)])
 def test_blur_is_judged_against_the_sharp_frames_of_the_same_shot(share, blurred):
     sharpness = np.ones(2 * FPS)
     sharpness[FPS:FPS + 5] = share
     curve = curve_of(seconds(2), sharpness=sharpness)
     assert blurred_frames(curve, shot_ids(curve))[FPS:FPS + 5].all() == blurred
+    assert (reasons(curve)[FPS:FPS + 5] == "blur").all() == blurred
 
 
-@pytest.mark.parametrize("share, blurred", [(0.12, True), (0.18, False)])
-def test_a_whole_shot_is_rejected_only_when_heavily_blurred_against_the_video(share, blurred):
+@pytest.mark.parametrize("share, soft", [(0.09, True), (0.11, False)])
+def test_a_whole_shot_is_rejected_only_when_out_of_focus_throughout(share, soft):
+    """A shot is soft only below a tenth of the sharpest shot's detail: a hazy sky is still a picture."""
     change = np.zeros(4 * FPS)
     change[2 * FPS] = 1.0  # a cut between a sharp shot and an evenly soft one
     sharpness = np.where(np.arange(4 * FPS) < 2 * FPS, 1.0, share)
     curve = curve_of(seconds(4), sharpness=sharpness, change=change)
-    assert blurred_frames(curve, shot_ids(curve))[2 * FPS:].all() == blurred
+    away = slice(2 * FPS + 6, 3 * FPS)  # past the cut's margin, before the end's
+    assert (reasons(curve)[away] == "soft shot").all() == soft
+    assert not blurred_frames(curve, shot_ids(curve)).any()  # blur is judged within a shot only
 
 
 @pytest.mark.parametrize("jump, cut", [(0.08, False), (0.12, True)])
 def test_a_cut_is_a_change_above_the_threshold(jump, cut):
     change = np.zeros(2 * FPS)
+    change[FPS] = jump
+    assert cut_frames(curve_of(seconds(2), change=change))[FPS] == cut
+
+
+@pytest.mark.parametrize("jump, cut", [(0.29, False), (0.31, True)])
+def test_a_cut_stands_out_three_times_above_the_motion_around_it(jump, cut):
+    """A shaky camera changes every frame a lot: only a spike over that is a cut."""
+    change = np.full(2 * FPS, 0.1)
     change[FPS] = jump
     assert cut_frames(curve_of(seconds(2), change=change))[FPS] == cut
 
@@ -72,14 +88,24 @@ def test_cuts_are_judged_only_between_frames_scored_close_together(gap, cut):
     assert cut_frames(curve_of(times, change=change))[FPS] == cut
 
 
-def test_frames_within_the_margin_of_a_cut_are_never_picked():
+def test_frames_within_the_margin_of_a_cut_or_an_end_are_margins():
     change = np.zeros(4 * FPS)
     change[2 * FPS] = 1.0
     curve = curve_of(seconds(4), change=change)
-    unusable = unusable_frames(curve, shot_ids(curve))
+    why = reasons(curve)
     distance = np.abs(curve.times - 2.0)
-    assert unusable[distance < 0.19].all()  # 0.2 s either side
-    assert not unusable[distance > 0.21].any()
+    assert (why[distance < 0.19] == "cut").all()  # 0.2 s either side
+    edge = (curve.times < 0.39) | (curve.times > 3.96 - 0.39)  # a tenth of a clip shorter than 5 s
+    assert (why[edge] == "edge").all()
+    assert (why[(distance > 0.21) & ~edge & (curve.times > 0.4) & (curve.times < 3.56)] == "").all()
+    assert not curve.defective.any() and not curve.pickable[edge | (distance < 0.19)].any()
+
+
+def test_the_edge_margin_is_half_a_second_on_longer_clips():
+    curve = curve_of(seconds(20))
+    why = reasons(curve)
+    assert (why[curve.times < 0.5] == "edge").all() and (why[curve.times > 19.96 - 0.5] == "edge").all()
+    assert (why[(curve.times >= 0.5) & (curve.times <= 19.46)] == "").all()
 
 
 @pytest.mark.parametrize("share, fading", [(0.5, True), (0.7, False)])
@@ -87,7 +113,7 @@ def test_a_fade_is_contrast_well_below_the_shot_typical(share, fading):
     luma_std = np.full(2 * FPS, 0.2)
     luma_std[:5] = 0.2 * share
     curve = curve_of(seconds(2), luma_std=luma_std)
-    assert unusable_frames(curve, shot_ids(curve))[:5].all() == fading
+    assert (reasons(curve)[:5] == "fade").all() == fading  # a defect outranks the edge margin
 
 
 @pytest.mark.parametrize("length, flash", [(0.4, True), (0.65, False)])
@@ -96,9 +122,8 @@ def test_a_shot_shorter_than_the_minimum_next_to_a_longer_one_is_a_flash(length,
     change = np.zeros(len(times))
     change[3 * FPS] = 1.0
     curve = curve_of(times, change=change)
-    unusable = unusable_frames(curve, shot_ids(curve))
     away_from_cut = np.abs(curve.times - 3.0) > 0.21
-    assert unusable[(curve.times >= 3.0) & away_from_cut].all() == flash
+    assert (reasons(curve)[(curve.times >= 3.0) & away_from_cut] == "flash").all() == flash
 
 
 @pytest.mark.parametrize("luma_mean, luma_std", [(0.03, 0.2), (0.97, 0.2), (0.5, 0.02)])
@@ -125,4 +150,4 @@ def test_flash_length_counts_from_first_to_last_frame(frames, flash):
     luma = np.concatenate([np.full(count, level) for count, level in layout])
     curve = curve_of(np.arange(len(luma)) / FPS, luma_mean=luma)
     short = slice(80, 80 + frames)
-    assert unusable_frames(curve, shot_ids(curve))[short].all() == flash
+    assert (reasons(curve)[short] == "flash").all() == flash

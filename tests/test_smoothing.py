@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from vidaesthetic import ScoreCurve, VideoInfo, smooth
+from vidaesthetic.curve.shots import FrameClasses
 from vidaesthetic.curve.smoothing import CausalSmoother, kalman_smooth
 
 
@@ -81,12 +82,12 @@ def curve_of(times, raw, sharpness=None, change=None):
                       video=INFO, model={"name": "test"}, sampling={})
 
 
-def test_unpickable_frames_do_not_pull_the_smoothed_curve():
+def test_defective_frames_do_not_pull_the_smoothed_curve():
     """A blurred stretch the model scores low must not drag its sharp neighbours down."""
     times = np.arange(0, 10, 1 / 25)
     blurred = (times >= 4) & (times < 6)
     curve = curve_of(times, np.where(blurred, 0.0, 0.8), sharpness=np.where(blurred, 0.01, 1.0))
-    assert (curve.pickable == ~blurred).all()
+    assert (curve.defective == blurred).all()
     assert np.allclose(smooth(curve, 1.0).smoothed, 0.8)
 
 
@@ -159,9 +160,9 @@ def test_the_filter_is_the_documented_random_walk(causal):
         assert [smoother.update(t, v) for t, v in zip(times, values)] == pytest.approx(expected, rel=1e-9)
 
 
-def classified(monkeypatch, shots, pickable):
-    """Have every curve classified as given, so that smoothing is tested on its own."""
-    classes = (np.asarray(shots), np.asarray(pickable, dtype=bool))
+def classified(monkeypatch, shots, usable):
+    """Have every curve classified as given (unusable frames blurred), so that smoothing is tested on its own."""
+    classes = FrameClasses(np.asarray(shots), np.where(np.asarray(usable, dtype=bool), "", "blur").astype(object))
     monkeypatch.setattr("vidaesthetic.curve.shots.classify_frames", lambda curve: classes)
 
 
@@ -195,9 +196,9 @@ def test_the_curve_records_how_it_was_smoothed():
     """scores.json keeps the method and options, so a reader knows what the smoothed column means."""
     curve = curve_of(np.arange(0, 4, 1 / 25), np.zeros(100))
     assert smooth(curve).smoothing == {"method": "kalman-rts", "time_constant": 1.0, "split_at_cuts": True,
-                                       "skips_unpickable_frames": True}
+                                       "skips_defective_frames": True}
     assert smooth(curve, 0.5, causal=True, across_cuts=True).smoothing == {
-        "method": "kalman-forward", "time_constant": 0.5, "split_at_cuts": False, "skips_unpickable_frames": True}
+        "method": "kalman-forward", "time_constant": 0.5, "split_at_cuts": False, "skips_defective_frames": True}
 
 
 def test_the_live_smoother_uses_the_same_default_and_zero_turns_it_off():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from vidaesthetic import ScoreCurve, VideoInfo, find_spots
-from vidaesthetic.curve.spots import automatic_count, selection_parameters
+from vidaesthetic.curve.spots import automatic_count, choose_spots, selection_parameters
 
 INFO = VideoInfo(path="clip.mp4", width=64, height=48, coded_width=64, coded_height=48, rotation=0,
                  sample_aspect_ratio=1.0, fps=25.0, frame_count=0, frame_count_exact=False, duration=0.0,
@@ -37,15 +37,25 @@ def test_peaks_are_found_and_ranked_by_score():
 def test_top_limits_and_min_gap_separates():
     values = bumps(TIMES, [5, 6, 20], [1.0, 0.95, 0.5], width=0.2)
     assert len(find_spots(curve_of(TIMES, values), top=1)) == 1
-    spaced = find_spots(curve_of(TIMES, values), top=3, min_gap=2.0)
+    spaced = find_spots(curve_of(TIMES, values), top=2, min_gap=2.0)
     assert sorted(round(s.time) for s in spaced) == [5, 20]
     close = find_spots(curve_of(TIMES, values), top=3, min_gap=0.5)
     assert sorted(round(s.time) for s in close) == [5, 6, 20]
 
 
+def test_an_explicit_count_is_honoured_when_the_peaks_run_out():
+    """Three spots asked, two peaks far enough apart: the best frame elsewhere fills the count, and the
+    record says so; the gap still holds."""
+    values = bumps(TIMES, [5, 6, 20], [1.0, 0.95, 0.5], width=1.0)
+    selection = choose_spots(curve_of(TIMES, values), top=3, min_gap=2.0)
+    times = sorted(spot.time for spot in selection.spots)
+    assert len(times) == 3 and min(np.diff(times)) >= 2.0
+    assert selection.relaxed == ["frames other than peaks taken"] and selection.shortfall is None
+
+
 def test_small_wiggles_are_not_spots():
     values = bumps(TIMES, [15], [1.0], width=3) + 0.01 * np.sin(TIMES * 9)
-    spots = find_spots(curve_of(TIMES, values), top=5)
+    spots = find_spots(curve_of(TIMES, values))
     assert len(spots) == 1 and abs(spots[0].time - 15) < 0.3
 
 
@@ -64,9 +74,9 @@ def test_frame_is_the_best_raw_one_near_the_peak():
     assert spots[0].time == pytest.approx(10.12) and spots[0].raw_score == 5.0
 
 
-def test_a_maximum_at_the_start_is_a_spot_and_automatic_count_scales_with_length():
-    rising = curve_of(TIMES, np.linspace(1, 0, len(TIMES)))
-    assert find_spots(rising)[0].time == 0.0
+def test_a_maximum_at_the_start_gives_a_spot_just_after_the_edge_and_automatic_count_scales_with_length():
+    falling = curve_of(TIMES, np.linspace(1, 0, len(TIMES)))
+    assert find_spots(falling)[0].time == pytest.approx(0.52)  # the first frame past the half-second edge margin
     many = bumps(TIMES, np.arange(2, 30, 3), np.linspace(1, 0.5, 10), width=0.4)
     assert len(find_spots(curve_of(TIMES, many))) == 3  # 30 s at one spot per 10 s
 
@@ -93,8 +103,8 @@ def test_per_shot_limit_is_exact(per_shot):
 
 
 def test_default_min_gap_is_two_seconds():
-    values = bumps(TIMES, [10, 12.5, 14], [1.0, 0.9, 0.8], width=0.2)
-    assert sorted(round(s.time, 1) for s in find_spots(curve_of(TIMES, values), top=3)) == [10.0, 12.5]
+    values = bumps(TIMES, [10, 11.5, 14], [1.0, 0.9, 0.8], width=0.2)
+    assert sorted(round(s.time, 1) for s in find_spots(curve_of(TIMES, values), top=2)) == [10.0, 14.0]
 
 
 def test_the_best_raw_frame_is_searched_only_a_quarter_second_around_the_peak():
@@ -121,9 +131,10 @@ def test_negative_settings_are_refused_and_zero_is_allowed():
         find_spots(curve, top=0)
 
 
-def test_black_frames_are_not_pickable():
+def test_black_frames_are_defective():
     luma = np.where(np.abs(TIMES - 10) < 2, 0.0, 0.5)
-    assert (curve_of(TIMES, np.ones(len(TIMES)), luma_mean=luma).pickable == (luma > 0)).all()
+    curve = curve_of(TIMES, np.ones(len(TIMES)), luma_mean=luma)
+    assert (curve.defective == (luma == 0)).all() and set(curve.reasons[luma == 0]) == {"blank"}
 
 
 def test_near_duplicates_by_embedding_are_skipped_at_the_default_similarity():
@@ -133,12 +144,12 @@ def test_near_duplicates_by_embedding_are_skipped_at_the_default_similarity():
     base = np.array([1.0, 0.0, 0.0])
     embeddings = {peaks[5]: base, peaks[15]: np.array([1.0, 0.25, 0.0]), peaks[25]: np.array([0.0, 1.0, 0.0])}
     # cos(base, 15 s) = 0.970 > 0.95: skipped; 25 s is distinct.
-    assert [round(s.time) for s in find_spots(curve, top=3, embeddings=embeddings)] == [5, 25]
-    assert [round(s.time) for s in find_spots(curve, top=3, embeddings=embeddings, max_similarity=0.99)] == [5, 15, 25]
+    assert [round(s.time) for s in find_spots(curve, top=2, embeddings=embeddings)] == [5, 25]
+    assert [round(s.time) for s in find_spots(curve, top=2, embeddings=embeddings, max_similarity=0.99)] == [5, 15]
     at_limit = {**embeddings, peaks[15]: np.array([0.6, 0.0, 0.8])}  # cosine 0.6 exactly: kept at a limit of 0.6
-    assert [round(s.time) for s in find_spots(curve, top=3, embeddings=at_limit, max_similarity=0.6)] == [5, 15, 25]
+    assert [round(s.time) for s in find_spots(curve, top=2, embeddings=at_limit, max_similarity=0.6)] == [5, 15]
     del embeddings[peaks[25]]  # a candidate that could not be embedded is kept
-    assert [round(s.time) for s in find_spots(curve, top=3, embeddings=embeddings)] == [5, 25]
+    assert [round(s.time) for s in find_spots(curve, top=2, embeddings=embeddings)] == [5, 25]
 
 
 def test_selection_record_says_how_the_count_was_chosen():
@@ -168,7 +179,7 @@ def test_a_dull_stretch_between_black_frames_is_no_peak_whatever_the_scores_scal
     """Black frames are valleys; usable frames at the curve's minimum are valleys too, not islands."""
     values = 1e5 + bumps(TIMES, [8], [1.0])
     luma = np.where(((TIMES >= 14) & (TIMES < 16)) | ((TIMES >= 18) & (TIMES < 20)), 0.0, 0.5)
-    assert [round(s.time) for s in find_spots(curve_of(TIMES, values, luma_mean=luma), top=3)] == [8]
+    assert [round(s.time) for s in find_spots(curve_of(TIMES, values, luma_mean=luma), top=1, min_prominence=0.0)] == [8]
 
 
 def test_shots_are_worked_out_once_per_curve_and_travel_with_it(monkeypatch):
@@ -187,11 +198,11 @@ def test_shots_are_worked_out_once_per_curve_and_travel_with_it(monkeypatch):
     assert selection_parameters(curve, 3, 2.0, 0.05, None, 0.95)["shots"] == 2
     plot_curve(curve, spots)
     assert len(calls) == 1
-    assert (curve.shots == shots.shot_ids(curve)).all() and (curve.pickable == (luma > 0)).all()
+    assert (curve.shots == shots.shot_ids(curve)).all() and (curve.defective == (luma == 0)).all()
     with pytest.raises(ValueError):
-        curve.pickable[0] = False  # shared by every stage: read-only
+        curve.reasons[0] = ""  # shared by every stage: read-only
     other = replace(curve, luma_mean=np.full(len(TIMES), 0.5, np.float32))  # other frames: worked out again
-    assert other.pickable.all() and len(calls) == 2
+    assert not other.defective.any() and len(calls) == 2
 
 
 def test_spots_exactly_min_gap_apart_are_both_kept():
@@ -201,10 +212,12 @@ def test_spots_exactly_min_gap_apart_are_both_kept():
 
 
 @pytest.mark.parametrize("start", [0.0, 1000.0])
-def test_without_a_per_shot_limit_a_shot_gets_one_spot_per_ten_seconds(start):
-    """Even when more are asked for: 30 s of one shot gives 3, 5 s gives 1, wherever the shot starts."""
+def test_a_shot_gets_one_spot_per_ten_seconds_unless_more_are_asked_for(start):
+    """30 s of one shot gives 3, 5 s gives 1, wherever the shot starts; an explicit count lifts the limit first."""
     long, short = TIMES + start, TIMES[:125] + start
     many = bumps(long, start + np.arange(2, 30, 3), np.linspace(1, 0.5, 10), width=0.4)
-    assert len(find_spots(curve_of(long, many), top=10)) == 3
-    two = bumps(short, [start + 1, start + 4], [1.0, 0.9], width=0.3)
-    assert len(find_spots(curve_of(short, two), top=5, min_gap=0.5)) == 1
+    assert len(find_spots(curve_of(long, many))) == 3
+    asked = choose_spots(curve_of(long, many), top=10)
+    assert len(asked.spots) == 10 and asked.relaxed == ["per-shot limit lifted"]
+    two = bumps(short, [start + 1.5, start + 4], [1.0, 0.9], width=0.3)
+    assert len(find_spots(curve_of(short, two), min_gap=0.5)) == 1

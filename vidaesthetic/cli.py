@@ -243,7 +243,10 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
 
 def _summarise(document: dict, out_dir: Path) -> None:
     count = len(document["spots"])
-    click.echo(f"{document['video']['path']}: {count} spot{'s' * (count != 1)} -> {out_dir}/", err=True)
+    selection = document.get("selection", {})
+    why = "; ".join(filter(None, [selection.get("shortfall"), ", ".join(selection.get("relaxed", []))]))
+    click.echo(f"{document['video']['path']}: {count} spot{'s' * (count != 1)} -> {out_dir}/"
+               f"{f' ({why})' if why else ''}", err=True)
     for spot in document["spots"]:
         click.echo(f"  #{spot['rank']:<3d} {spot['timecode']}  score {spot['score']:.4g}  {spot['image']}")
 

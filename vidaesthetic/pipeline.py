@@ -12,7 +12,7 @@ from ._internal.atomic import check_output_directory
 from .curve.fast import score_video_fast
 from .curve.scoring import embed_frames, score_video
 from .curve.smoothing import smooth
-from .curve.spots import automatic_count, find_spots, selection_parameters
+from .curve.spots import automatic_count, choose_spots, find_spots, selection_parameters
 from .errors import PathLike
 from .models import AestheticModel, load_model
 from .output.folder import SCORES_FILE, save_spots
@@ -53,14 +53,15 @@ def extract_spots(
         options = {"top": s.top, "min_gap": s.min_gap, "min_prominence": s.min_prominence, "per_shot": s.per_shot}
         embeddings = None
         if s.max_similarity is not None:
-            pool = find_spots(curve, **{**options, "top": CANDIDATE_POOL * (s.top or automatic_count(curve))})
+            pool = find_spots(curve, **{**options, "top": CANDIDATE_POOL * (s.top or automatic_count(curve, s.per_shot))})
             by_time = embed_frames(source, model, [spot.time for spot in pool])
             embeddings = {spot.frame_index: by_time[spot.time] for spot in pool if spot.time in by_time}
-        spots = find_spots(curve, **options, embeddings=embeddings,
-                           max_similarity=s.max_similarity if s.max_similarity is not None else 1.0)
-        selection = selection_parameters(curve, s.top, s.min_gap, s.min_prominence, s.per_shot, s.max_similarity)
+        chosen = choose_spots(curve, **options, embeddings=embeddings,
+                              max_similarity=s.max_similarity if s.max_similarity is not None else 1.0)
+        selection = selection_parameters(curve, s.top, s.min_gap, s.min_prominence, s.per_shot, s.max_similarity,
+                                         chosen)
         return save_spots(
-            source, curve, spots, out_dir, image_format=s.image_format, plot_format=s.plot_format,
+            source, curve, chosen.spots, out_dir, image_format=s.image_format, plot_format=s.plot_format,
             selection=selection, markers=s.markers, settings=s.digest(),
         )
     finally:

@@ -11,13 +11,16 @@ import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 import numpy as np
 
 from .._version import __version__
 from ..errors import InputError, PathLike
 from ..video.types import VideoInfo
+
+if TYPE_CHECKING:
+    from .shots import FrameClasses
 
 FORMAT = "vidaesthetic.scores"
 FORMAT_VERSION = 1
@@ -66,7 +69,7 @@ class ScoreCurve:
     embeddings: Optional[np.ndarray] = None
     sharpness: Optional[np.ndarray] = None
     change: Optional[np.ndarray] = None
-    _classes: Optional[Tuple[np.ndarray, np.ndarray]] = field(default=None, init=False, repr=False, compare=False)
+    _classes: Optional["FrameClasses"] = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.times.shape[0])
@@ -79,19 +82,31 @@ class ScoreCurve:
     @property
     def shots(self) -> np.ndarray:
         """A shot number per frame; blank runs between shots are -1 (see :mod:`vidaesthetic.curve.shots`)."""
-        return self._frame_classes()[0]
+        return self._frame_classes().shots
+
+    @property
+    def reasons(self) -> np.ndarray:
+        """Why each frame is not pickable ("" when it is): a defect or a margin (see :mod:`vidaesthetic.curve.shots`)."""
+        return self._frame_classes().reasons
 
     @property
     def pickable(self) -> np.ndarray:
-        """Which frames may be key frames: not blank, blurred or in a transition."""
-        return self._frame_classes()[1]
+        """Which frames may be key frames: no defect, and not in a margin (next to a cut or an end)."""
+        return self.reasons == ""
 
-    def _frame_classes(self) -> Tuple[np.ndarray, np.ndarray]:
+    @property
+    def defective(self) -> np.ndarray:
+        """Frames never picked whatever happens (blank, blurred, fading, ...); margins are not defects."""
+        from .shots import DEFECTS
+
+        return np.isin(self.reasons, DEFECTS)
+
+    def _frame_classes(self) -> "FrameClasses":
         if self._classes is None:
             from .shots import classify_frames  # shots reads curves: imported here, not at the top
 
             self._classes = classify_frames(self)
-            for array in self._classes:
+            for array in (self._classes.shots, self._classes.reasons):
                 array.flags.writeable = False  # shared by every stage that reads them
         return self._classes
 
@@ -126,6 +141,8 @@ class ScoreCurve:
                 "luma_std": self.luma_std.tolist(),
                 "sharpness": None if self.sharpness is None else self.sharpness.tolist(),
                 "change": None if self.change is None else self.change.tolist(),
+                "pickable": self.pickable.astype(int).tolist(),
+                "reason": self.reasons.tolist(),
             },
         }
 

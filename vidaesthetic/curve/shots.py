@@ -1,39 +1,70 @@
-"""Shots and the frames a key frame must never be: blank, blurred, or in a transition.
+"""Shots, and why a frame should not be a key frame.
 
 All of it comes from the model-independent measurements of
-:mod:`vidaesthetic.curve.framestats`, so it holds whichever model scored the frames.
+:mod:`vidaesthetic.curve.framestats`, so it holds whichever model scored the
+frames. A frame is judged on its own terms and against its own shot, never
+because its shot is softer or flatter than another: a hazy sky or a dim room
+is a picture, not a defect.
 
-- Blank: nearly black or white, or nearly uniform (tiny luminance spread).
-- Blurred: far less detail than the sharp frames of the same shot
-  (sharpness below ``BLUR_RATIO`` of the shot's 90th percentile), or than the
-  video's sharpest shots (below ``HEAVY_BLUR_RATIO`` of its 90th percentile);
-  being relative, it does not reject a video that is soft throughout, or a
-  shot whose content simply has little texture.
-- Shots: a hard cut is a jump of the thumbnail difference above
-  ``CUT_CHANGE``; a run of blank frames (a fade through black) also separates
-  shots.
-- Transitions: frames within ``CUT_MARGIN`` seconds of a cut, frames of a
-  fade, i.e. with less than ``FADE_RATIO`` of their shot's typical contrast,
-  and shots shorter than ``MIN_SHOT`` seconds (flashes, glitches).
+Shots: a hard cut is a spike of the thumbnail difference (above
+``CUT_CHANGE`` and ``CUT_SPIKE`` times the typical change around it, so a
+shaky camera does not cut); a run of blank frames also separates shots.
+
+Reasons a frame is never picked (defects), in the order reported when several apply:
+
+- ``blank``: nearly black or white, or nearly uniform;
+- ``soft shot``: a whole shot with less than ``SOFT_SHOT_RATIO`` of the
+  detail of the video's sharpest shot (out of focus throughout); rare, and
+  listed in ``spots.json``;
+- ``flash``: a shot shorter than ``MIN_SHOT`` next to a longer one;
+- ``fade``: less than ``FADE_RATIO`` of the shot's typical contrast (fading in or out);
+- ``blur``: less than ``BLUR_RATIO`` of the detail the same shot reaches (its
+  90th percentile): motion blur or a focus pull.
+
+Margins, picked only when nothing else qualifies:
+
+- ``cut``: within ``CUT_MARGIN`` seconds of a cut;
+- ``edge``: within ``EDGE_MARGIN`` seconds (at most ``EDGE_SHARE`` of the
+  clip) of its first or last frame, where a camera starts and stops.
 """
 
 from __future__ import annotations
 
-from typing import Tuple
+from dataclasses import dataclass
+from typing import Dict, List
 
 import numpy as np
+from scipy.ndimage import median_filter
 
 from .record import ScoreCurve
 
 MIN_LUMA, MAX_LUMA = 0.03, 0.97
 MIN_LUMA_STD = 0.02
-BLUR_RATIO = 0.4
-HEAVY_BLUR_RATIO = 0.15
+BLUR_RATIO = 0.15
+SOFT_SHOT_RATIO = 0.1
 CUT_CHANGE = 0.1
+CUT_SPIKE = 3.0
+CUT_WINDOW = 5
+"""Samples either side whose median change is the typical change around a frame."""
 CUT_MARGIN = 0.2
 MAX_CUT_GAP = 0.25
 FADE_RATIO = 0.6
 MIN_SHOT = 0.5
+EDGE_MARGIN = 0.5
+EDGE_SHARE = 0.1
+
+DEFECTS = ("blank", "soft shot", "flash", "fade", "blur")
+MARGINS = ("cut", "edge")
+REASONS = DEFECTS + MARGINS
+"""Every reason, most serious first; a frame reports the first that applies."""
+
+
+@dataclass(frozen=True)
+class FrameClasses:
+    """Each frame's shot (-1 in a blank run between shots) and why it is not pickable ("" when it is)."""
+
+    shots: np.ndarray
+    reasons: np.ndarray
 
 
 def blank(luma_mean, luma_std):
@@ -48,66 +79,119 @@ def blank_frames(curve: ScoreCurve) -> np.ndarray:
     return blank(curve.luma_mean, curve.luma_std)
 
 
-def blurred_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
-    blurred = np.zeros(len(curve), dtype=bool)
-    if curve.sharpness is None or len(curve) == 0:
-        return blurred
-    sharpness = curve.sharpness
-    usable = ~blank_frames(curve)
-    if usable.any():
-        blurred |= sharpness < HEAVY_BLUR_RATIO * np.percentile(sharpness[usable], 90)
-    for shot in np.unique(shots[shots >= 0]):
-        members = shots == shot
-        blurred |= members & (sharpness < BLUR_RATIO * np.percentile(sharpness[members], 90))
-    return blurred
-
-
 def cut_frames(curve: ScoreCurve) -> np.ndarray:
     """Frames that start a new shot with a hard cut.
 
     Only judged between frames scored close together (``MAX_CUT_GAP``): over
     longer gaps ordinary motion changes a picture as much as a cut does.
     """
-    if curve.change is None:
+    if curve.change is None or len(curve) == 0:
         return np.zeros(len(curve), dtype=bool)
+    change = curve.change.astype(np.float64)
+    typical = median_filter(change, size=2 * CUT_WINDOW + 1, mode="nearest")
     gaps = np.diff(curve.times, prepend=-np.inf)
-    return (curve.change > CUT_CHANGE) & (gaps <= MAX_CUT_GAP)
+    return (change > CUT_CHANGE) & (change > CUT_SPIKE * typical) & (gaps <= MAX_CUT_GAP)
 
 
 def shot_ids(curve: ScoreCurve) -> np.ndarray:
     """A shot number per frame; blank runs between shots belong to no shot (-1)."""
-    blank = blank_frames(curve)
-    starts = cut_frames(curve) | (~blank & np.concatenate(([True], blank[:-1])))
-    ids = np.cumsum(starts & ~blank) - 1
-    ids[blank] = -1
+    is_blank = blank_frames(curve)
+    starts = cut_frames(curve) | (~is_blank & np.concatenate(([True], is_blank[:-1])))
+    ids = np.cumsum(starts & ~is_blank) - 1
+    ids[is_blank] = -1
     return ids
 
 
-def transition_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
-    """Frames near a cut or inside a fade."""
-    transition = np.zeros(len(curve), dtype=bool)
+def _shot_members(shots: np.ndarray) -> List[np.ndarray]:
+    return [shots == shot for shot in np.unique(shots[shots >= 0])]
+
+
+def soft_shots(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
+    """Frames of shots out of focus throughout: far less detail than the video's sharpest shot."""
+    soft = np.zeros(len(curve), dtype=bool)
+    if curve.sharpness is None:
+        return soft
+    detail = {index: float(np.percentile(curve.sharpness[members], 90))
+              for index, members in enumerate(_shot_members(shots))}
+    sharpest = max(detail.values(), default=0.0)
+    for index, members in enumerate(_shot_members(shots)):
+        soft |= members & (detail[index] < SOFT_SHOT_RATIO * sharpest)
+    return soft
+
+
+def flash_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
+    """Shots shorter than ``MIN_SHOT`` next to a longer one (a video short throughout still has spots)."""
+    flash = np.zeros(len(curve), dtype=bool)
+    members_of = _shot_members(shots)
+    lengths = [float(np.ptp(curve.times[members])) for members in members_of]
+    longest = max(lengths, default=0.0)
+    for members, length in zip(members_of, lengths):
+        if length < MIN_SHOT <= longest:  # a single frame is a flash too
+            flash |= members
+    return flash
+
+
+def fade_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
+    """Frames with far less contrast than their shot typically has: fading in or out."""
+    fading = np.zeros(len(curve), dtype=bool)
+    for members in _shot_members(shots):
+        fading |= members & (curve.luma_std < FADE_RATIO * np.median(curve.luma_std[members]))
+    return fading
+
+
+def blurred_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
+    """Frames with far less detail than the same shot reaches: motion blur or a focus pull."""
+    blurred = np.zeros(len(curve), dtype=bool)
+    if curve.sharpness is None:
+        return blurred
+    for members in _shot_members(shots):
+        blurred |= members & (curve.sharpness < BLUR_RATIO * np.percentile(curve.sharpness[members], 90))
+    return blurred
+
+
+def near_cut_frames(curve: ScoreCurve) -> np.ndarray:
+    near = np.zeros(len(curve), dtype=bool)
     for cut_time in curve.times[cut_frames(curve)]:
-        transition |= np.abs(curve.times - cut_time) <= CUT_MARGIN
-    ids = np.unique(shots[shots >= 0])
-    # A short shot is a flash only next to a longer one: a video short throughout still has spots.
-    longest = max((np.ptp(curve.times[shots == shot]) for shot in ids), default=0.0)
-    for shot in ids:
-        members = shots == shot
-        typical = np.median(curve.luma_std[members])
-        transition |= members & (curve.luma_std < FADE_RATIO * typical)
-        times = curve.times[members]
-        if times[-1] - times[0] < MIN_SHOT <= longest:  # a single frame is a flash too
-            transition |= members
-    return transition
+        near |= np.abs(curve.times - cut_time) <= CUT_MARGIN
+    return near
 
 
-def unusable_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
-    """Frames never to pick: blank, blurred or in a transition."""
-    return blank_frames(curve) | blurred_frames(curve, shots) | transition_frames(curve, shots)
+def edge_frames(curve: ScoreCurve) -> np.ndarray:
+    if len(curve) == 0:
+        return np.zeros(0, dtype=bool)
+    first, last = float(curve.times[0]), float(curve.times[-1])
+    margin = min(EDGE_MARGIN, EDGE_SHARE * (last - first))
+    return (curve.times < first + margin) | (curve.times > last - margin)
 
 
-def classify_frames(curve: ScoreCurve) -> Tuple[np.ndarray, np.ndarray]:
-    """Each frame's shot and whether it may be picked: what :attr:`ScoreCurve.shots` and
-    :attr:`ScoreCurve.pickable` hold, worked out here once per curve."""
+def classify_frames(curve: ScoreCurve) -> FrameClasses:
+    """Each frame's shot and reason: what :attr:`ScoreCurve.shots` and :attr:`ScoreCurve.reasons`
+    hold, worked out here once per curve."""
     shots = shot_ids(curve)
-    return shots, ~unusable_frames(curve, shots)
+    tests = {
+        "blank": blank_frames(curve),
+        "soft shot": soft_shots(curve, shots),
+        "flash": flash_frames(curve, shots),
+        "fade": fade_frames(curve, shots),
+        "blur": blurred_frames(curve, shots),
+        "cut": near_cut_frames(curve),
+        "edge": edge_frames(curve),
+    }
+    reasons = np.full(len(curve), "", dtype=object)
+    for reason in reversed(REASONS):  # the most serious reason is written last, so it wins
+        reasons[tests[reason]] = reason
+    return FrameClasses(shots=shots, reasons=reasons)
+
+
+def rejected_shots(curve: ScoreCurve) -> List[Dict[str, object]]:
+    """Whole shots that may not be picked from, with why: rare, so ``spots.json`` lists each."""
+    rejected = []
+    for shot in np.unique(curve.shots[curve.shots >= 0]):
+        members = curve.shots == shot
+        reasons = set(curve.reasons[members])
+        if "" in reasons or reasons & set(MARGINS):
+            continue
+        times = curve.times[members]
+        rejected.append({"shot": int(shot), "start": float(times[0]), "end": float(times[-1]),
+                         "reasons": sorted(reasons, key=REASONS.index)})
+    return rejected

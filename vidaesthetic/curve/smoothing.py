@@ -81,23 +81,23 @@ def smooth(curve: ScoreCurve, time_constant: float = DEFAULT_TIME_CONSTANT, caus
 
     A cut (or a run of blank frames) is a jump to other content, not noise,
     so each shot is smoothed on its own unless ``across_cuts`` is set. Frames
-    that can never be picked (blank, blurred, fading) do not pull the curve
-    down: the filter runs over the others and the curve is interpolated
-    across them.
+    that can never be picked (blank, blurred, fading: defects, not margins)
+    do not pull the curve down: the filter runs over the others and the
+    curve is interpolated across them.
     """
-    shots, pickable = curve.shots, curve.pickable
+    shots, usable = curve.shots, ~curve.defective
     smoothed = np.empty(len(curve))
     changes = np.zeros(0, dtype=int) if across_cuts else np.flatnonzero(np.diff(shots) != 0) + 1
     bounds = [0, *changes, len(curve)]
     for begin, end in zip(bounds[:-1], bounds[1:]):
-        times, raw, keep = curve.times[begin:end], curve.raw[begin:end], pickable[begin:end]
+        times, raw, keep = curve.times[begin:end], curve.raw[begin:end], usable[begin:end]
         if keep.sum() < 2:
             keep = np.ones_like(keep)
         filtered = kalman_smooth(times[keep], raw[keep], time_constant, causal)
         smoothed[begin:end] = np.interp(times, times[keep], filtered)
     method = "kalman-forward" if causal else "kalman-rts"
     return curve.with_smoothing(smoothed, {"method": method, "time_constant": time_constant,
-                                           "split_at_cuts": not across_cuts, "skips_unpickable_frames": True})
+                                           "split_at_cuts": not across_cuts, "skips_defective_frames": True})
 
 
 class CausalSmoother:

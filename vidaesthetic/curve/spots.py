@@ -1,20 +1,32 @@
 """Spots: the peaks of the smoothed score curve, ranked, as key-frame choices.
 
-A spot is a local maximum of the smoothed curve with enough prominence. It is
-kept only if it is at least ``min_gap`` seconds from every better spot, its
-shot does not already have its share of spots, and it does not look like a
-better spot (embeddings too similar), so a static shot does not fill the list
-with copies. Within a short window around each peak the frame with the best
-raw score is chosen: the crispest frame of the best moment. Blank, blurred
-and transition frames are never picked, whatever the model says of them
-(see :mod:`vidaesthetic.curve.shots`).
+A spot is a local maximum of the smoothed curve; each shot's best peak is a
+candidate, other peaks need enough prominence. A candidate is kept only if
+it is at least ``min_gap`` seconds from every better spot, its shot does
+not already have its share of spots, and it does not look like a better
+spot (embeddings too similar), so a static shot does not fill the list with
+copies. Within a short window around each peak the frame with the best raw
+score is chosen: the crispest frame of the best moment. Defective frames
+(blank, blurred, fading) are never picked, and frames next to a cut or an
+end of the video only when nothing else qualifies (see
+:mod:`vidaesthetic.curve.shots`).
+
+Every shot with a pickable frame gets a spot when the count allows: a shot
+whose peaks all fall too close to better spots gets its best frame away
+from them. An explicit count is honoured whenever the video has that many
+distinct moments: when the first pass gives fewer, the default per-shot
+limit is lifted, then the best frames between peaks are taken, then
+``min_gap`` is halved down to ``MIN_GAP_FLOOR``; all of these come from the
+better half of the pickable frames, and only then do the weaker half and
+the frames next to a cut or an end come in. Each step taken is recorded,
+and a shortfall says why.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.signal import find_peaks
@@ -27,7 +39,8 @@ DEFAULT_MIN_GAP = 2.0
 DEFAULT_MIN_PROMINENCE = 0.05
 DEFAULT_REFINE_WINDOW = 0.25
 DEFAULT_MAX_SIMILARITY = 0.95
-AUTO_SECONDS_PER_SPOT = 10.0
+MIN_GAP_FLOOR = 0.5
+"""Seconds: the closest two spots may come when an explicit count needs it."""
 AUTO_SHOT_SECONDS_PER_SPOT = 10.0
 AUTO_MAX_SPOTS = 50
 
@@ -53,13 +66,33 @@ class Spot:
         return asdict(self)
 
 
-def automatic_count(curve: ScoreCurve) -> int:
-    """How many spots a video gets when none is asked for: one per ``AUTO_SECONDS_PER_SPOT`` seconds."""
-    span = float(curve.times[-1] - curve.times[0]) if len(curve) else 0.0
-    return max(1, min(AUTO_MAX_SPOTS, math.ceil(span / AUTO_SECONDS_PER_SPOT)))
+@dataclass
+class Selection:
+    """Spots, and how they came about: the steps relaxed to reach the count and, if short, why."""
+
+    spots: List[Spot]
+    relaxed: List[str] = field(default_factory=list)
+    shortfall: Optional[str] = None
 
 
-def find_spots(
+def automatic_count(curve: ScoreCurve, per_shot: Optional[int] = None) -> int:
+    """How many spots a video gets when none is asked for: each shot with a pickable frame gets its
+    limit (one per ``AUTO_SHOT_SECONDS_PER_SPOT`` seconds of shot unless ``per_shot`` says), at most
+    ``AUTO_MAX_SPOTS`` in all, and at least one."""
+    if len(curve) == 0:
+        return 1
+    limits = _shot_limits(curve, per_shot or None)  # no limit per shot (0) still counts one per 10 s
+    usable = set(np.unique(curve.shots[curve.pickable]).tolist())
+    total = sum(limit for shot, limit in limits.items() if shot in usable)
+    return int(max(1, min(AUTO_MAX_SPOTS, total)))
+
+
+def find_spots(curve: ScoreCurve, top: Optional[int] = None, **options: Any) -> List[Spot]:
+    """The best moments of a scored video, best first: :func:`choose_spots` without its account."""
+    return choose_spots(curve, top, **options).spots
+
+
+def choose_spots(
     curve: ScoreCurve,
     top: Optional[int] = None,
     min_gap: float = DEFAULT_MIN_GAP,
@@ -68,20 +101,23 @@ def find_spots(
     per_shot: Optional[int] = None,
     embeddings: Optional[Mapping[int, np.ndarray]] = None,
     max_similarity: float = DEFAULT_MAX_SIMILARITY,
-) -> List[Spot]:
-    """The best moments of a scored video, best first.
+) -> Selection:
+    """The best moments of a scored video, best first, with how they were found.
 
     Args:
         curve: a scored (ideally smoothed) curve.
-        top: how many spots at most; None chooses automatically (see
-            :func:`automatic_count`; peaks of at least twice ``min_prominence``).
+        top: how many spots; given, it is honoured whenever the video has that
+            many distinct moments (see the module docstring). None chooses
+            automatically (see :func:`automatic_count`; peaks other than a
+            shot's best need twice ``min_prominence``).
         min_gap: seconds between any two spots.
         min_prominence: how far a peak must rise above its surroundings, as a
             share of the curve's range.
         refine_window: seconds either side of a peak searched for the frame
             with the best raw score.
         per_shot: spots per shot at most; None allows one per
-            ``AUTO_SHOT_SECONDS_PER_SPOT`` seconds of the shot, 0 sets no limit.
+            ``AUTO_SHOT_SECONDS_PER_SPOT`` seconds of the shot (lifted when
+            ``top`` needs it), 0 sets no limit.
         embeddings: embeddings of candidate frames by frame index; a candidate
             whose cosine similarity to a better spot exceeds ``max_similarity``
             is skipped as a near-duplicate.
@@ -91,54 +127,137 @@ def find_spots(
     if min_gap < 0 or min_prominence < 0 or refine_window < 0 or (per_shot is not None and per_shot < 0):
         raise ValueError("min_gap, min_prominence, refine_window and per_shot must not be negative")
     if len(curve) == 0:
-        return []
-    shots, usable = curve.shots, curve.pickable
-    if not usable.any():
-        return []
-    values = curve.values.astype(np.float64)
-    low, high = float(values[usable].min()), float(values[usable].max())
-    span = (high - low) or 1.0
-    # Unusable frames become valleys; padding lets a maximum at either end be a peak.
-    masked = np.where(usable, (values - low) / span, 0.0)
-    padded = np.concatenate(([-1.0], masked, [-1.0]))
+        return Selection([], shortfall="no frames were scored")
+    picker = _Picker(curve, refine_window, embeddings, max_similarity)
+    limit = top if top is not None else automatic_count(curve, per_shot)
     threshold = min_prominence if top is not None else 2 * min_prominence
-    peaks, properties = find_peaks(padded, prominence=threshold)
-    peaks -= 1
-    prominences = np.minimum(properties["prominences"], 1.0)
-    limit = top if top is not None else automatic_count(curve)
-    shot_limit = _shot_limits(curve, shots, per_shot)
+    pickable, shots = curve.pickable, curve.shots
+    margins = pickable | np.isin(curve.reasons, rules.MARGINS)
+    shot_limits = _shot_limits(curve, per_shot)
+    picker.take(picker.peaks(pickable, threshold), limit, min_gap, shot_limits)
+    relaxed: List[str] = []
 
-    chosen: List[int] = []
-    chosen_prominence: List[float] = []
-    for order in np.argsort(-masked[peaks], kind="stable"):
-        frame = _best_raw_near(curve, usable, int(peaks[order]), refine_window)
-        if any(abs(curve.times[frame] - curve.times[other]) < min_gap for other in chosen):
-            continue
-        if sum(shots[other] == shots[frame] for other in chosen) >= shot_limit[shots[frame]]:
-            continue
-        if embeddings is not None and _duplicate(embeddings, curve, frame, chosen, max_similarity):
-            continue
-        chosen.append(frame)
-        chosen_prominence.append(float(prominences[order]))
-        if len(chosen) == limit:
-            break
-    return [
-        Spot(
-            rank=rank,
-            frame_index=int(curve.indices[frame]),
-            time=float(curve.times[frame]),
-            timecode=format_timecode(float(curve.times[frame])),
-            score=float(values[frame]),
-            raw_score=float(curve.raw[frame]),
-            prominence=prominence,
-            shot=int(shots[frame]),
-        )
-        for rank, (frame, prominence) in enumerate(zip(chosen, chosen_prominence), start=1)
-    ]
+    def relax(step: str, candidates: Sequence[Tuple[int, float]], gap: float, limits: Mapping[int, float]) -> None:
+        if len(picker.chosen) < limit and picker.take(candidates, limit, gap, limits):
+            relaxed.append(step)
+
+    uncovered = pickable & ~np.isin(shots, [shots[frame] for frame, _ in picker.chosen])
+    relax("best frames of shots without a spot taken", picker.frames(uncovered), min_gap, shot_limits)
+    gap = min_gap
+    if top is not None:
+        # Relaxed picks come from the better half of the pickable frames first: moments, not filler.
+        better = pickable & (picker.values >= np.median(picker.values[pickable])) if pickable.any() else pickable
+        if per_shot is None:
+            shot_limits = {shot: math.inf for shot in shot_limits}
+            relax("per-shot limit lifted", picker.peaks(better, threshold), gap, shot_limits)
+        relax("frames other than peaks taken", picker.frames(better), gap, shot_limits)
+        while len(picker.chosen) < limit and gap / 2 >= MIN_GAP_FLOOR:
+            gap /= 2
+            relax(f"min-gap lowered to {gap:g} s", picker.frames(better), gap, shot_limits)
+        relax("frames from the weaker half taken", picker.frames(pickable), gap, shot_limits)
+    if top is not None or not picker.chosen:
+        relax("frames next to a cut or an end taken", picker.frames(margins), gap, shot_limits)
+    return Selection(picker.spots(), relaxed, _shortfall(top, len(picker.chosen)))
 
 
-def _shot_limits(curve: ScoreCurve, shots: np.ndarray, per_shot: Optional[int]) -> Dict[int, float]:
+def _shortfall(top: Optional[int], found: int) -> Optional[str]:
+    if found == 0:
+        return "every frame is blank, blurred, fading or a flash"
+    if top is None or found >= top:
+        return None
+    return (f"{found} of {top}: no other frame that may be picked is at least {MIN_GAP_FLOOR:g} s from "
+            f"the spots and unlike them")
+
+
+class _Picker:
+    """Greedy choice of spots from candidates, keeping the gap, per-shot and near-duplicate rules."""
+
+    def __init__(self, curve: ScoreCurve, refine_window: float, embeddings: Optional[Mapping[int, np.ndarray]],
+                 max_similarity: float) -> None:
+        self.curve, self.refine_window = curve, refine_window
+        self.embeddings, self.max_similarity = embeddings, max_similarity
+        self.values = curve.values.astype(np.float64)
+        self.chosen: List[Tuple[int, float]] = []
+        self.pickable, self.defective = curve.pickable, curve.defective
+        usable = ~self.defective
+        values = self.values[usable] if usable.any() else self.values
+        self.low, self.span = float(values.min()), float(np.ptp(values)) or 1.0
+
+    def peaks(self, allowed: np.ndarray, threshold: float) -> List[Tuple[int, float]]:
+        """Peaks among ``allowed`` frames (each a valley elsewhere), best first: each shot's best, and the
+        others with at least ``threshold`` prominence."""
+        if not allowed.any():
+            return []
+        masked = np.where(allowed, (self.values - self.low) / self.span, 0.0)
+        # Padding lets a maximum at either end be a peak.
+        peaks, properties = find_peaks(np.concatenate(([-1.0], masked, [-1.0])), prominence=0.0)
+        peaks -= 1
+        keep = allowed[peaks]
+        peaks, prominences = peaks[keep], np.minimum(properties["prominences"][keep], 1.0)
+        shots = self.curve.shots[peaks]
+        best_of_shot = np.zeros(len(peaks), dtype=bool)
+        for shot in np.unique(shots):
+            members = np.flatnonzero(shots == shot)
+            best_of_shot[members[np.argmax(masked[peaks[members]])]] = True
+        order = np.argsort(-masked[peaks], kind="stable")
+        return [(int(peaks[i]), float(prominences[i])) for i in order if best_of_shot[i] or prominences[i] >= threshold]
+
+    def frames(self, allowed: np.ndarray) -> List[Tuple[int, float]]:
+        """Every ``allowed`` frame, best first, as a candidate with no prominence."""
+        frames = np.flatnonzero(allowed)
+        return [(int(frame), 0.0) for frame in frames[np.argsort(-self.values[frames], kind="stable")]]
+
+    def take(self, candidates: Sequence[Tuple[int, float]], limit: int, min_gap: float,
+             shot_limits: Mapping[int, float]) -> int:
+        """Add candidates that keep the rules until ``limit`` spots are chosen; returns how many were added."""
+        times, shots = self.curve.times, self.curve.shots
+        before = len(self.chosen)
+        for peak, prominence in candidates:
+            if len(self.chosen) >= limit:
+                break
+            frame = self._best_raw_near(peak)
+            chosen = [other for other, _ in self.chosen]
+            if any(abs(times[frame] - times[other]) < min_gap for other in chosen):
+                continue
+            if sum(shots[other] == shots[frame] for other in chosen) >= shot_limits.get(int(shots[frame]), 1):
+                continue
+            if self.embeddings is not None and _duplicate(self.embeddings, self.curve, frame, chosen,
+                                                          self.max_similarity):
+                continue
+            self.chosen.append((frame, prominence))
+        return len(self.chosen) - before
+
+    def _best_raw_near(self, peak: int) -> int:
+        """The frame with the best raw score within the refine window of ``peak``, in its shot and as pickable as it."""
+        curve = self.curve
+        times = curve.times
+        start = int(np.searchsorted(times, times[peak] - self.refine_window, side="left"))
+        end = int(np.searchsorted(times, times[peak] + self.refine_window, side="right"))
+        window = slice(start, end)
+        same_kind = self.pickable[window] if self.pickable[peak] else ~self.defective[window]
+        near = start + np.flatnonzero(same_kind & (curve.shots[window] == curve.shots[peak]))
+        return int(near[np.argmax(curve.raw[near])])
+
+    def spots(self) -> List[Spot]:
+        curve = self.curve
+        return [
+            Spot(
+                rank=rank,
+                frame_index=int(curve.indices[frame]),
+                time=float(curve.times[frame]),
+                timecode=format_timecode(float(curve.times[frame])),
+                score=float(self.values[frame]),
+                raw_score=float(curve.raw[frame]),
+                prominence=prominence,
+                shot=int(curve.shots[frame]),
+            )
+            for rank, (frame, prominence) in enumerate(self.chosen, start=1)
+        ]
+
+
+def _shot_limits(curve: ScoreCurve, per_shot: Optional[int]) -> Dict[int, float]:
     limits: Dict[int, float] = {}
+    shots = curve.shots
     for shot in np.unique(shots[shots >= 0]):
         if per_shot == 0:
             limits[int(shot)] = math.inf
@@ -167,21 +286,17 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / norms) if norms else 1.0
 
 
-def _best_raw_near(curve: ScoreCurve, usable: np.ndarray, peak: int, window: float) -> int:
-    """Index of the usable frame with the best raw score within ``window`` seconds of ``peak``."""
-    near = np.flatnonzero((np.abs(curve.times - curve.times[peak]) <= window) & usable)
-    return int(near[np.argmax(curve.raw[near])])
-
-
 def selection_parameters(curve: ScoreCurve, top: Optional[int], min_gap: float, min_prominence: float,
-                         per_shot: Optional[int], max_similarity: Optional[float]) -> Dict[str, Any]:
+                         per_shot: Optional[int], max_similarity: Optional[float],
+                         selection: Optional[Selection] = None) -> Dict[str, Any]:
     """How spots were chosen, as recorded in ``spots.json``."""
     automatic = None
     if top is None:
         automatic = {
-            "limit": automatic_count(curve),
-            "rule": f"one spot per {AUTO_SECONDS_PER_SPOT:g} s of video (at most {AUTO_MAX_SPOTS}), "
-                    f"from peaks with a prominence of at least {2 * min_prominence:g} of the curve's range",
+            "limit": automatic_count(curve, per_shot),
+            "rule": f"each shot with a pickable frame gets one spot per {AUTO_SHOT_SECONDS_PER_SPOT:g} s of shot "
+                    f"(at most {AUTO_MAX_SPOTS} in all); peaks other than a shot's best need a prominence of "
+                    f"at least {2 * min_prominence:g} of the curve's range",
         }
     return {
         "top": top,
@@ -193,13 +308,19 @@ def selection_parameters(curve: ScoreCurve, top: Optional[int], min_gap: float, 
         f"one per {AUTO_SHOT_SECONDS_PER_SPOT:g} s of shot",
         "max_similarity": max_similarity,
         "shots": int(curve.shots.max() + 1) if len(curve) else 0,
+        "relaxed": selection.relaxed if selection else [],
+        "shortfall": selection.shortfall if selection else None,
+        "rejected_shots": rules.rejected_shots(curve) if len(curve) else [],
         "never_picked": {
             "blank": {"min_luma": rules.MIN_LUMA, "max_luma": rules.MAX_LUMA, "min_luma_std": rules.MIN_LUMA_STD},
-            "blurred_below_share_of_shot_p90_sharpness": rules.BLUR_RATIO,
-            "blurred_below_share_of_video_p90_sharpness": rules.HEAVY_BLUR_RATIO,
-            "cut_change": rules.CUT_CHANGE,
-            "cut_margin_s": rules.CUT_MARGIN,
+            "soft_shot_below_share_of_sharpest_shot_p90_sharpness": rules.SOFT_SHOT_RATIO,
+            "flash_shots_shorter_than_s": rules.MIN_SHOT,
             "fade_below_share_of_shot_contrast": rules.FADE_RATIO,
-            "shots_shorter_than_s": rules.MIN_SHOT,
+            "blur_below_share_of_shot_p90_sharpness": rules.BLUR_RATIO,
+        },
+        "picked_only_when_nothing_else_qualifies": {
+            "cut": {"change_above": rules.CUT_CHANGE, "spike_over_typical_change": rules.CUT_SPIKE,
+                    "margin_s": rules.CUT_MARGIN},
+            "edge": {"margin_s": rules.EDGE_MARGIN, "at_most_share_of_video": rules.EDGE_SHARE},
         },
     }

@@ -116,9 +116,11 @@ def _write_csv(curve: ScoreCurve, path: Path) -> None:
     smoothed = curve.smoothed if curve.smoothed is not None else np.full(len(curve), np.nan)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["frame", "time", "raw", "smoothed"])
-        for row in zip(curve.indices.tolist(), curve.times.tolist(), curve.raw.tolist(), smoothed.tolist()):
-            writer.writerow([row[0], f"{row[1]:.6f}", f"{row[2]:.6g}", f"{row[3]:.6g}"])
+        writer.writerow(["frame", "time", "raw", "smoothed", "pickable", "reason"])
+        columns = (curve.indices.tolist(), curve.times.tolist(), curve.raw.tolist(), smoothed.tolist(),
+                   curve.pickable.tolist(), curve.reasons.tolist())
+        for frame, time, raw, smooth, pickable, reason in zip(*columns):
+            writer.writerow([frame, f"{time:.6f}", f"{raw:.6g}", f"{smooth:.6g}", int(pickable), reason])
 
 
 def spots_document(curve: ScoreCurve, spots: Sequence[Spot], selection: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:

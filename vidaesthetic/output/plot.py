@@ -55,14 +55,23 @@ def plot_curve(
 def _draw_curve(axes, curve: ScoreCurve, spots: Sequence[Spot]) -> None:
     times = curve.times
     axes.plot(times, curve.raw, color="0.65", linewidth=0.8, label="raw score")
+    defective = curve.defective
     if curve.smoothed is not None:
-        axes.plot(times, curve.smoothed, color="tab:blue", linewidth=2.0, label="smoothed")
-    unusable = ~curve.pickable
-    if unusable.any():
-        low, high = axes.get_ylim()
-        axes.fill_between(times, low, high, where=unusable, color="0.1", alpha=0.12, step="mid",
-                          linewidth=0, label="never picked (blank, blurred, transition)")
-        axes.set_ylim(low, high)
+        # The smoother skips defective frames: over them the curve is a guess, drawn dotted, not a line.
+        axes.plot(times, np.where(defective, np.nan, curve.smoothed), color="tab:blue", linewidth=2.0,
+                  label="smoothed")
+        across = defective | np.convolve(defective, [1, 1, 1], mode="same").astype(bool)
+        if defective.any():
+            axes.plot(times, np.where(across, curve.smoothed, np.nan), color="tab:blue", linewidth=1.0,
+                      linestyle=":", label="smoothed across skipped frames")
+    margin = ~curve.pickable & ~defective
+    low, high = axes.get_ylim()
+    for where, alpha, label in ((defective, 0.14, "never picked (blank, soft, flash, fade, blur)"),
+                                (margin, 0.05, "picked only if nothing else (next to a cut or an end)")):
+        if where.any():
+            axes.fill_between(times, low, high, where=where, color="0.1", alpha=alpha, step="mid", linewidth=0,
+                              label=label)
+    axes.set_ylim(low, high)
     values = curve.values
     for spot in spots:
         position = int(np.argmin(np.abs(times - spot.time)))
