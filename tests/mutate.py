@@ -40,7 +40,7 @@ TARGETS: Dict[str, Tuple[str, List[List[str]]]] = {
     "smoothing": ("vidaesthetic/curve/smoothing.py", [QUICK_SELECTION_TESTS, ["tests/test_shots.py", "tests/test_stream.py"]]),
     "export": ("vidaesthetic/output/folder.py",
                [["tests/test_folder.py", "tests/test_plot.py", "tests/test_markers.py"],
-                ["tests/test_pipeline.py", "tests/test_batch.py"]]),
+                ["tests/test_pipeline.py", "tests/test_batch.py", "tests/test_avi.py"]]),
     "markers": ("vidaesthetic/output/markers/__init__.py", [["tests/test_markers.py"], ["tests/test_pipeline.py"]]),
     **{f"markers.{name}": (f"vidaesthetic/output/markers/{name}.py", [["tests/test_markers.py"], ["tests/test_pipeline.py"]])
        for name in ("base", "edl", "vtt", "otio", "chapters")},

@@ -98,10 +98,17 @@ def save_spots(
 
 
 def _write_key_frames(source: VideoSource, spots: Sequence[Spot], outputs: OutputSet, image_format: str) -> List[np.ndarray]:
-    """Write each spot's frame; returns a thumbnail per spot, in the order of ``spots``."""
+    """Write each spot's frame; returns a thumbnail per spot, in the order of ``spots``.
+
+    A frame is asked for as the curve knows it, by index and time: the index
+    finds it where its time is derived, and the time it comes back with
+    proves it is the frame that was scored.
+    """
     by_time = {spot.time: spot for spot in spots}
+    times = sorted(by_time)
+    frames = source.frames_at(times, [by_time[time].frame_index for time in times])
     thumbnails: Dict[float, np.ndarray] = {}
-    for (wanted, (found, picture)) in zip(sorted(by_time), source.frames_at(sorted(by_time))):
+    for wanted, (found, picture) in zip(times, frames):
         if abs(found - wanted) > 1e-3:
             raise VideoError(f"the frame at {wanted:.3f} s could not be decoded again (got {found:.3f} s)", source.info.path)
         spot = by_time[wanted]

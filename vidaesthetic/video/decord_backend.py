@@ -11,7 +11,7 @@ import torch
 
 from ..errors import VideoError
 from .geometry import before_rotation, rotate_array, rotate_batch
-from .probe import open_container, probe
+from .probe import PacketIndex, derived_times, open_container, probe
 from .source import VideoSource
 from .types import FrameBatch, Sampling, Span, VideoInfo, in_spans
 
@@ -29,6 +29,7 @@ class DecordSource(VideoSource):
                 raise VideoError(
                     "has several video streams and decord cannot choose the first; use --backend pyav", path
                 )
+            self._derived = derived_times(container)
 
     def _reader(self, width: int = -1, height: int = -1):
         import decord
@@ -50,7 +51,16 @@ class DecordSource(VideoSource):
                              self.path) from None
 
     def _timestamps(self, reader) -> np.ndarray:
-        """Presentation times of every frame, refusing the nonsense decord reports for some containers."""
+        """Presentation times of every frame, refusing the nonsense decord reports for some containers.
+
+        Where times are derived (AVI), decord's are FFmpeg's guesses or missing:
+        the frames take the packet index's times, as with the other backends.
+        """
+        if self._derived:
+            times = PacketIndex.scan(self.path).times
+            if len(times) != len(reader):
+                raise VideoError("decord and PyAV disagree on this video's frames; use --backend pyav", self.path)
+            return times
         times = reader.get_frame_timestamp(np.arange(len(reader)))[:, 0].astype(np.float64)
         low, high = self.info.start_time - 10.0, self.info.start_time + self.info.duration + 10.0
         sane = np.isfinite(times).all() and (times >= low).all() and (times <= high).all()
@@ -81,13 +91,17 @@ class DecordSource(VideoSource):
             frames = rotate_batch(pixels.permute(0, 3, 1, 2), turns)
             yield FrameBatch(frames, indices, times[indices])
 
-    def frames_at(self, times: Sequence[float]) -> Iterator[Tuple[float, np.ndarray]]:
+    def frames_at(
+        self, times: Sequence[float], indices: Optional[Sequence[int]] = None
+    ) -> Iterator[Tuple[float, np.ndarray]]:
+        """See :meth:`VideoSource.frames_at`; decord reads frames by index, so ``indices`` are used as they are."""
         turns = self.info.rotation // 90
         height, width = before_rotation(self.info.height, self.info.width, turns)
         reader = self._reader(width, height)
         stamps = self._timestamps(reader)
-        for target in sorted(set(float(t) for t in times)):
-            index = int(np.argmin(np.abs(stamps - target)))
+        if indices is None:
+            indices = [int(np.argmin(np.abs(stamps - float(t)))) for t in times]
+        for index in sorted(set(int(i) for i in indices)):
             with self._errors():
                 picture = reader[index].asnumpy()
             yield float(stamps[index]), rotate_array(picture, turns)

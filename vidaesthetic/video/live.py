@@ -157,12 +157,16 @@ class LiveSource(VideoSource):
         finally:
             self._halt()
 
-    def frames_at(self, times: Sequence[float]) -> Iterator[Tuple[float, np.ndarray]]:
+    def frames_at(
+        self, times: Sequence[float], indices: Optional[Sequence[int]] = None
+    ) -> Iterator[Tuple[float, np.ndarray]]:
         """Frames of the latest batch again, at full display resolution, upright.
 
         A live source cannot seek: a time that is not in the latest batch is a
         :class:`VideoError`, raised at once. Converting the frames waits until
         the iterator is read, so a caller can hold on to a frame cheaply.
+        Frames are found by time, which a live source gives every frame
+        (``indices`` add nothing).
         """
         found = []
         for target in sorted({float(t) for t in times}):

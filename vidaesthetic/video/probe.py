@@ -24,6 +24,9 @@ _IMAGE_FORMATS = {"image2", "apng"}
 TIME_TOLERANCE = 1e-6
 """Presentation times closer than this (seconds) are the same instant."""
 
+DECODE_TIME_FORMATS = frozenset({"avi"})
+"""Demuxers whose containers store when to decode each frame but not when to show it."""
+
 
 def open_container(path: str) -> "av.container.InputContainer":
     try:
@@ -57,6 +60,11 @@ def first_frame(container, stream, path: str) -> "av.VideoFrame":
     except av.FFmpegError as exc:
         raise VideoError(f"cannot be read ({ffmpeg_reason(exc)})", path) from None
     raise VideoError("has no decodable video frames", path)
+
+
+def derived_times(container: "av.container.InputContainer") -> bool:
+    """Whether the video's presentation times are derived, not stored (see :class:`PacketIndex`)."""
+    return container.format.name in DECODE_TIME_FORMATS
 
 
 def frame_turns(frame: "av.VideoFrame") -> int:
@@ -145,7 +153,17 @@ def _scan_packets(path: str) -> Tuple[int, float]:
 
 
 class PacketIndex:
-    """Frame numbers and keyframes of a video stream from its packets (demuxing only, no decoding)."""
+    """Frame numbers and keyframes of a video stream from its packets (demuxing only, no decoding).
+
+    Where the container stores no presentation times (:func:`derived_times`,
+    e.g. AVI), FFmpeg guesses the times of reordered (B-)frames or leaves
+    them out, and its guesses need not follow the frames' order nor survive a
+    seek, so a decoded frame's own time cannot name it. Frames are then known
+    by their number in a decode from the start, and frame ``n`` is presented
+    at ``times[n]``: the packets' times sorted, presentation times where
+    FFmpeg gives them, else decoding times. Every backend times such a video
+    from this one index.
+    """
 
     def __init__(self, times: np.ndarray, keyframes: np.ndarray) -> None:
         self.times = times  # sorted presentation times: frame number -> time
@@ -158,12 +176,14 @@ class PacketIndex:
         with open_container(path) as container:
             stream = container.streams[stream_index] if stream_index is not None else first_video_stream(container, path)
             time_base = float(stream.time_base or 0)
+            derived = derived_times(container)
             try:
                 for packet in container.demux(stream):
-                    if packet.pts is not None:
-                        times.append(packet.pts * time_base)
+                    stamp = packet.dts if packet.pts is None and derived else packet.pts
+                    if stamp is not None:
+                        times.append(stamp * time_base)
                         if packet.is_keyframe:
-                            keyframes.append(packet.pts * time_base)
+                            keyframes.append(stamp * time_base)
             except av.FFmpegError:
                 pass  # a damaged tail: the frames before it are still numbered right
         return cls(np.sort(np.asarray(times)), np.sort(np.asarray(keyframes)))

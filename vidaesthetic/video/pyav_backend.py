@@ -12,9 +12,10 @@ import torch
 
 from ..errors import VideoError
 from .geometry import before_rotation, rotate_array, rotate_batch
-from .probe import TIME_TOLERANCE, PacketIndex, ffmpeg_reason, first_frame, first_video_stream, open_container, probe
+from .probe import (TIME_TOLERANCE, PacketIndex, derived_times, ffmpeg_reason, first_frame, first_video_stream,
+                    open_container, probe)
 from .source import VideoSource
-from .types import FrameBatch, Sampling, Span, VideoInfo
+from .types import FrameBatch, Sampling, Span, VideoInfo, in_spans
 
 # How far before a target time a seek may land before decoding forward (seconds).
 _SEEK_BACKOFF = (0.0, 1.0, 4.0, 16.0)
@@ -69,16 +70,12 @@ class PyAVSource(VideoSource):
         times: List[float] = []
         container, stream = self._open()
         with container:
-            if spans is None and not reference_only:
-                numbered = enumerate(frame for frame in self._decoded(container, stream) if frame.time is not None)
-            else:
-                numbered = self._in_spans(container, stream, spans, reference_only)
-            for index, frame in numbered:
-                if not selector.take(index, frame.time):
+            for index, time, frame in self._numbered(container, stream, spans, reference_only):
+                if not selector.take(index, time):
                     continue
                 buffer[len(indices)] = frame.to_ndarray(width=scaled_w, height=scaled_h, format="rgb24")
                 indices.append(index)
-                times.append(frame.time)
+                times.append(time)
                 if len(indices) == batch_size:
                     yield self._batch(buffer, indices, times, turns)
                     buffer = np.empty_like(buffer)
@@ -86,10 +83,33 @@ class PyAVSource(VideoSource):
         if indices:
             yield self._batch(buffer[: len(indices)], indices, times, turns)
 
+    def _numbered(
+        self, container, stream, spans: Optional[Sequence[Span]], reference_only: bool
+    ) -> Iterator[Tuple[int, float, "av.VideoFrame"]]:
+        """(frame index, presentation time, frame) for the frames a pass samples from, in presentation order."""
+        if derived_times(container):
+            inside = in_spans(self._index().times, spans)
+            return ((index, time, frame) for index, time, frame in self._counted(container, stream) if inside[index])
+        if spans is None and not reference_only:
+            timed = (frame for frame in self._decoded(container, stream) if frame.time is not None)
+            return ((index, frame.time, frame) for index, frame in enumerate(timed))
+        return self._in_spans(container, stream, spans, reference_only)
+
+    def _counted(self, container, stream) -> Iterator[Tuple[int, float, "av.VideoFrame"]]:
+        """Every frame of a video with derived times, from the start, numbered by counting and timed by the index.
+
+        Counting from the start is the one numbering every pass repeats
+        exactly, so spans and ``reference_only`` (which would skip frames
+        uncounted) cost a full decode here.
+        """
+        times = self._index().times
+        for index, frame in zip(range(len(times)), self._decoded(container, stream)):
+            yield index, float(times[index]), frame
+
     def _in_spans(
         self, container, stream, spans: Optional[Sequence[Span]], reference_only: bool
-    ) -> Iterator[Tuple[int, "av.VideoFrame"]]:
-        """(frame index, frame) for the frames inside ``spans``, in one forward pass.
+    ) -> Iterator[Tuple[int, float, "av.VideoFrame"]]:
+        """(frame index, time, frame) for the frames inside ``spans``, in one forward pass.
 
         It seeks only when a keyframe lies between where decoding is and where
         the next span starts (else decoding on is cheaper). Frames are skipped
@@ -119,7 +139,7 @@ class PyAVSource(VideoSource):
                 if time > end + TIME_TOLERANCE:
                     held = frame
                     break
-                yield index.number(time), frame
+                yield index.number(time), time, frame
 
     def _index(self) -> "PacketIndex":
         if self._packet_index is None:
@@ -131,22 +151,52 @@ class PyAVSource(VideoSource):
         frames = rotate_batch(torch.from_numpy(buffer).permute(0, 3, 1, 2), turns)
         return FrameBatch(frames, np.asarray(indices, dtype=np.int64), np.asarray(times, dtype=np.float64))
 
-    def frames_at(self, times: Sequence[float]) -> Iterator[Tuple[float, np.ndarray]]:
-        targets = sorted(set(float(t) for t in times))
-        if not targets:
+    def frames_at(
+        self, times: Sequence[float], indices: Optional[Sequence[int]] = None
+    ) -> Iterator[Tuple[float, np.ndarray]]:
+        """See :meth:`VideoSource.frames_at`: by time (seeking), or by index where times are derived.
+
+        A video with derived times is decoded from the start up to the last
+        frame wanted, as the scoring pass numbered it.
+        """
+        if not len(times):
             return
         turns = self.info.rotation // 90
         height, width = before_rotation(self.info.height, self.info.width, turns)
         container, stream = self._open()
         with container:
-            # Some streams carry their parameter sets only before the first
-            # frame; decoding it once primes the decoder so that frames after
-            # a seek do not come out corrupt (green).
-            first_frame(container, stream, self.path)
-            for target in targets:
-                frame = self._frame_near(container, stream, target)
+            if derived_times(container):
+                found = self._by_index(container, stream, times, indices)
+            else:
+                # Some streams carry their parameter sets only before the first
+                # frame; decoding it once primes the decoder so that frames after
+                # a seek do not come out corrupt (green).
+                first_frame(container, stream, self.path)
+                found = self._by_time(container, stream, times)
+            for time, frame in found:
                 picture = frame.to_ndarray(width=width, height=height, format="rgb24")
-                yield frame.time, rotate_array(picture, turns)
+                yield time, rotate_array(picture, turns)
+
+    def _by_time(self, container, stream, times: Sequence[float]) -> Iterator[Tuple[float, "av.VideoFrame"]]:
+        for target in sorted(set(float(t) for t in times)):
+            frame = self._frame_near(container, stream, target)
+            yield frame.time, frame
+
+    def _by_index(
+        self, container, stream, times: Sequence[float], indices: Optional[Sequence[int]]
+    ) -> Iterator[Tuple[float, "av.VideoFrame"]]:
+        """The frames at ``indices``, else those nearest ``times``, counted from the start."""
+        if indices is None:
+            stamps = self._index().times
+            indices = [int(np.argmin(np.abs(stamps - float(t)))) for t in times]
+        wanted = sorted(set(int(i) for i in indices), reverse=True)
+        for index, time, frame in self._counted(container, stream):
+            if index == wanted[-1]:
+                yield time, frame
+                wanted.pop()
+                if not wanted:
+                    return
+        raise VideoError(f"frame {wanted[-1]} could not be decoded again", self.path)
 
     def _frame_near(self, container, stream, target: float) -> "av.VideoFrame":
         """Seek to a keyframe before ``target`` and decode forward to the nearest frame."""

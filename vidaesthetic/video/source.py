@@ -47,11 +47,22 @@ class VideoSource(abc.ABC):
         """
 
     @abc.abstractmethod
-    def frames_at(self, times: Sequence[float]) -> Iterator[Tuple[float, np.ndarray]]:
+    def frames_at(
+        self, times: Sequence[float], indices: Optional[Sequence[int]] = None
+    ) -> Iterator[Tuple[float, np.ndarray]]:
         """Full-resolution display frames (H x W x 3 uint8 RGB) at presentation ``times``.
 
         Each requested time is matched to the decoded frame with the nearest
         presentation time; results come in ascending time order.
+
+        Args:
+            indices: the same frames' indices as :meth:`batches` numbered
+                them, one per time. A frame is the pair (index, time); a
+                backend finds it by index where that is exact and its time
+                may not be (times derived by
+                :class:`~vidaesthetic.video.probe.PacketIndex`, or a decoder
+                that reads frames by number). Each result's time is the
+                frame's time as :meth:`batches` gave it, so a caller can check it.
         """
 
     def close(self) -> None:

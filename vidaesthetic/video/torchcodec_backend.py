@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -13,18 +13,12 @@ from torchcodec.decoders import VideoDecoder
 
 from ..errors import VideoError
 from .geometry import before_rotation, clockwise_turns, rotate_array, rotate_batch
-from .probe import PacketIndex, first_video_stream, open_container, probe
+from .probe import TIME_TOLERANCE, PacketIndex, derived_times, first_video_stream, open_container, probe
 from .source import VideoSource
 from .types import FrameBatch, Sampling, Span, VideoInfo, in_spans
 
 # Full-resolution decoded pixels held at once per decode call: keeps memory flat for 4K video.
 _CHUNK_BYTES = 64 << 20
-
-
-def _first_video_stream_index(path: str) -> int:
-    """Index of the first video stream, the one PyAV decodes (torchcodec would pick the "best" one)."""
-    with open_container(path) as container:
-        return first_video_stream(container, path).index
 
 
 def _reason(exc: BaseException) -> str:
@@ -56,7 +50,10 @@ class TorchCodecSource(VideoSource):
         super().__init__(info or probe(path))
         self.path = path
         self.device = device
-        self._stream_index = _first_video_stream_index(path)
+        with open_container(path) as container:
+            # The first video stream, the one PyAV decodes (torchcodec would pick the "best" one).
+            self._stream_index = first_video_stream(container, path).index
+            self._derived = derived_times(container)
         with self._errors("cannot open it"):
             self._decoder = VideoDecoder(
                 path,
@@ -108,9 +105,10 @@ class TorchCodecSource(VideoSource):
         frame_bytes = 3 * self.info.coded_width * self.info.coded_height
         span = step * max(1, _CHUNK_BYTES // frame_bytes)
         first, total = 0, len(self._decoder)
+        stamps = self._frame_times() if spans is not None or self._derived else None
         inside = None
         if spans is not None:
-            inside = in_spans(self._frame_times(), spans)
+            inside = in_spans(stamps, spans)
             chosen = np.flatnonzero(inside)
             first, total = (int(chosen[0]), int(chosen[-1]) + 1) if len(chosen) else (0, 0)
         for begin in range(first, total, span):
@@ -119,6 +117,8 @@ class TorchCodecSource(VideoSource):
                 decoded = self._decoder.get_frames_in_range(begin, stop, step)
             indices = np.arange(begin, stop, step, dtype=np.int64)
             times = decoded.pts_seconds.cpu().numpy().astype(np.float64)
+            if self._derived:
+                self._check_times(times, stamps[indices])
             keep = np.asarray([(inside is None or inside[i]) and selector.take(int(i), float(t))
                                for i, t in zip(indices, times)], dtype=bool)
             if not keep.any():
@@ -129,15 +129,31 @@ class TorchCodecSource(VideoSource):
             frames = rotate_batch(_resize(data, before_rotation(*size, self._turns)), self._turns)
             yield FrameBatch(frames, indices[keep], times[keep])
 
-    def frames_at(self, times: Sequence[float]) -> Iterator[Tuple[float, np.ndarray]]:
+    def frames_at(
+        self, times: Sequence[float], indices: Optional[Sequence[int]] = None
+    ) -> Iterator[Tuple[float, np.ndarray]]:
+        """See :meth:`VideoSource.frames_at`; torchcodec reads frames by index, so ``indices`` are used as they are."""
         stamps = self._frame_times()
         display = before_rotation(self.info.height, self.info.width, self._turns)
-        for target in sorted({float(t) for t in times}):
-            index = int(np.argmin(np.abs(stamps - target)))
+        if indices is None:
+            indices = [int(np.argmin(np.abs(stamps - float(t)))) for t in times]
+        for index in sorted(set(int(i) for i in indices)):
             with self._errors("cannot decode it"):
                 frame = self._decoder.get_frame_at(index)
+            if self._derived:
+                self._check_times(frame.pts_seconds, stamps[index])
             picture = _resize(frame.data[None], display)[0].permute(1, 2, 0).cpu().numpy()
             yield float(frame.pts_seconds), rotate_array(picture, self._turns)
+
+    def _check_times(self, decoded: Union[float, np.ndarray], derived: Union[float, np.ndarray]) -> None:
+        """Refuse a video with derived times when torchcodec times its frames otherwise.
+
+        torchcodec finds a frame by its own time (FFmpeg's guess for such a
+        video), so where that differs it may return a neighbouring frame.
+        """
+        if not np.allclose(decoded, derived, rtol=0, atol=TIME_TOLERANCE):
+            raise VideoError("torchcodec cannot place the frames of a video without stored presentation times; "
+                             "use --backend pyav", self.path)
 
     def _frame_times(self) -> np.ndarray:
         """Presentation times of the decoder's frames, by index, read by demuxing only.
