@@ -5,7 +5,7 @@ import pytest
 
 from media import FIXTURES, blurred, textured, write_video
 from vidaesthetic import SpotSettings, extract_spots, find_spots, load_model, score_video, smooth
-from vidaesthetic.curve.shots import blurred_frames, shot_ids, transition_frames
+from vidaesthetic.curve.shots import blurred_frames, shot_ids
 
 FPS = 25
 
@@ -31,9 +31,8 @@ def test_cuts_and_fades_split_shots_and_are_never_picked(tmp_path, model):
     at = lambda t: int(np.argmin(np.abs(curve.times - t)))  # noqa: E731
     assert [shots[at(t)] for t in (1.0, 3.0, 7.5)] == [0, 1, 2]
     assert shots[at(5.3)] == -1  # black between the fades
-    transitions = transition_frames(curve, shots)
-    assert transitions[at(2.0)] and transitions[at(4.8)] and transitions[at(5.8)]
-    assert not transitions[at(1.0)] and not transitions[at(3.0)] and not transitions[at(7.5)]
+    assert [curve.reasons[at(t)] for t in (2.0, 4.8, 5.8)] == ["cut", "fade", "fade"]
+    assert [curve.reasons[at(t)] for t in (1.0, 3.0, 7.5)] == ["", "", ""]
     spots = find_spots(curve, top=5, per_shot=1, min_gap=0.5)
     assert sorted(spot.shot for spot in spots) == [0, 1, 2]
     assert all(not (1.8 <= s.time <= 2.2 or 4.0 < s.time < 6.8) for s in spots)

@@ -120,7 +120,8 @@ def choose_spots(
             ``top`` needs it), 0 sets no limit.
         embeddings: embeddings of candidate frames by frame index; a candidate
             whose cosine similarity to a better spot exceeds ``max_similarity``
-            is skipped as a near-duplicate.
+            is skipped as a near-duplicate. Frames other than peaks are then
+            taken only from the embedded ones.
     """
     if top is not None and top < 1:
         raise ValueError("top must be at least 1")
@@ -178,6 +179,7 @@ class _Picker:
         self.embeddings, self.max_similarity = embeddings, max_similarity
         self.values = curve.values.astype(np.float64)
         self.chosen: List[Tuple[int, float]] = []
+        self.vectors: List[Optional[np.ndarray]] = []  # the embedding each chosen spot is compared by
         self.pickable, self.defective = curve.pickable, curve.defective
         usable = ~self.defective
         values = self.values[usable] if usable.any() else self.values
@@ -203,7 +205,10 @@ class _Picker:
         return [(int(peaks[i]), float(prominences[i])) for i in order if best_of_shot[i] or prominences[i] >= threshold]
 
     def frames(self, allowed: np.ndarray) -> List[Tuple[int, float]]:
-        """Every ``allowed`` frame, best first, as a candidate with no prominence."""
+        """Every ``allowed`` frame, best first, as a candidate with no prominence; with embeddings, only
+        the embedded frames, so that a frame filling the count is never an unchecked duplicate."""
+        if self.embeddings is not None:
+            allowed = allowed & np.isin(self.curve.indices, list(self.embeddings))
         frames = np.flatnonzero(allowed)
         return [(int(frame), 0.0) for frame in frames[np.argsort(-self.values[frames], kind="stable")]]
 
@@ -221,11 +226,20 @@ class _Picker:
                 continue
             if sum(shots[other] == shots[frame] for other in chosen) >= shot_limits.get(int(shots[frame]), 1):
                 continue
-            if self.embeddings is not None and _duplicate(self.embeddings, self.curve, frame, chosen,
-                                                          self.max_similarity):
+            vector = self._vector(frame, peak)
+            if vector is not None and any(kept is not None and _cosine(vector, kept) > self.max_similarity
+                                          for kept in self.vectors):
                 continue
             self.chosen.append((frame, prominence))
+            self.vectors.append(vector)
         return len(self.chosen) - before
+
+    def _vector(self, frame: int, candidate: int) -> Optional[np.ndarray]:
+        """The frame's embedding, else the candidate's it was refined from (a fraction of a second away)."""
+        if self.embeddings is None:
+            return None
+        vector = self.embeddings.get(int(self.curve.indices[frame]))
+        return vector if vector is not None else self.embeddings.get(int(self.curve.indices[candidate]))
 
     def _best_raw_near(self, peak: int) -> int:
         """The frame with the best raw score within the refine window of ``peak``, in its shot and as pickable as it."""
@@ -267,18 +281,6 @@ def _shot_limits(curve: ScoreCurve, per_shot: Optional[int]) -> Dict[int, float]
             times = curve.times[shots == shot]
             limits[int(shot)] = max(1, math.ceil((times[-1] - times[0]) / AUTO_SHOT_SECONDS_PER_SPOT))
     return limits
-
-
-def _duplicate(embeddings: Mapping[int, np.ndarray], curve: ScoreCurve, frame: int, chosen: List[int],
-               max_similarity: float) -> bool:
-    vector = embeddings.get(int(curve.indices[frame]))
-    if vector is None:
-        return False
-    for other in chosen:
-        kept = embeddings.get(int(curve.indices[other]))
-        if kept is not None and _cosine(vector, kept) > max_similarity:
-            return True
-    return False
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
