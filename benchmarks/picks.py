@@ -193,7 +193,8 @@ def markdown(rows: Sequence[Dict[str, Any]], summary: Dict[str, Any], tops: Sequ
         for n in tops:
             figures = row["top"][str(n)]
             mark = {True: "", False: " ✗", None: " (short)"}[figures["honoured"]]
-            top_cells.append(f"{figures['spots']}{mark}")
+            bad = f", {figures['defects']} in bad" if figures["defects"] else ""
+            top_cells.append(f"{figures['spots']}{mark}{bad}")
         lines.append([row["clip"], f"{row['duration']:.1f}", str(auto["spots"]), str(auto["defects"]),
                       _percent(auto["over_rejection"]), str(auto["edge_spots"]) if auto["edge_eligible"] else "–",
                       f"{auto['shots_covered']}/{auto['shots']}", *top_cells])

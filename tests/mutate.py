@@ -32,7 +32,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 
 QUICK_SELECTION_TESTS = ["tests/test_rules.py", "tests/test_spots.py", "tests/test_smoothing.py", "tests/test_plot.py"]
-SLOW_SELECTION_TESTS = ["tests/test_shots.py", "tests/test_labels.py"]
+SLOW_SELECTION_TESTS = ["tests/test_shots.py", "tests/test_labels.py", "tests/test_picks.py"]
 TARGETS: Dict[str, Tuple[str, List[List[str]]]] = {
     # module: (source file, the test files that cover it: quick unit tests first, then the slower ones)
     "spots": ("vidaesthetic/curve/spots.py", [QUICK_SELECTION_TESTS, SLOW_SELECTION_TESTS]),
