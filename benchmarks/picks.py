@@ -3,6 +3,7 @@
     python benchmarks/picks.py                               # the fixture clips and their labels
     python benchmarks/picks.py VIDEOS_DIR --labels L.json    # your clips, labelled the same way
     python benchmarks/picks.py --fast --model baseline       # any model, any mode
+    python benchmarks/picks.py --composed                    # plus a clip edited from the fixtures
 
 A labels file (``../shared/fixtures/labels.json`` is one) maps a clip's file
 stem to ``{"bad": [[start, end], ...], "shots": [[start, end], ...]}`` in
@@ -35,7 +36,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -224,6 +225,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--weights", default=None, help="weights file of the learned model")
     parser.add_argument("--fast", action="store_true", help="fast mode instead of dense scoring")
     parser.add_argument("--top", dest="tops", type=int, nargs="*", default=[3, 5], help="explicit counts to check")
+    parser.add_argument("--composed", action="store_true",
+                        help="add a clip edited from the fixtures (see composed.py), with its labels")
+    parser.add_argument("--clips-dir", type=Path, default=HERE / ".clips", help="where the composed clip is kept")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="folder for picks.json, picks.md, picks/")
     args = parser.parse_args(argv)
     if args.labels is None and args.videos == FIXTURES / "videos":
@@ -243,17 +247,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model = va.load_model(**settings.model_options())
     clips_dir = args.out / "picks"
     shutil.rmtree(clips_dir, ignore_errors=True)
+    clips = [(video, labels.get(video.stem, ClipLabels())) for video in videos_in(args.videos)]
+    if args.composed:
+        import composed
+
+        video, own = composed.build(FIXTURES, args.clips_dir)
+        clips.append((video, ClipLabels(bad=[tuple(s) for s in own["bad"]], shots=[tuple(s) for s in own["shots"]])))
     rows = []
-    for video in videos_in(args.videos):
+    for video, clip_labels in clips:
         print(f"{video.name} ...", file=sys.stderr, flush=True)
         try:
-            rows.append(measure_clip(video, labels.get(video.stem, ClipLabels()), clips_dir / video.stem,
-                                     model, settings, args.tops))
+            rows.append(measure_clip(video, clip_labels, clips_dir / video.stem, model, settings, args.tops))
         except Exception as error:  # a failure is a result here, not the end of the run
             rows.append({"clip": video.name, "error": f"{type(error).__name__}: {error}"})
     summary = summarize(rows, args.tops)
     setup = {"mode": "fast" if args.fast else "dense", "model": model.name, "labels": str(args.labels),
-             "videos": str(args.videos), "tops": args.tops}
+             "videos": str(args.videos), "composed": args.composed, "tops": args.tops}
     text = markdown(rows, summary, args.tops, setup)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "picks.json").write_text(json.dumps({"setup": setup, "summary": summary, "clips": rows}, indent=2))

@@ -458,6 +458,8 @@ def check_ok(expect: Ok, out: Path, lines: Optional[List[str]] = None) -> None:
         count = len(document["spots"])
         warnings = [f"vidaesthetic: warning: {document['video']['path']}: skipped {corrupt} corrupt packet(s)"]
         summary = f"{document['video']['path']}: {count} spot{'s' * (count != 1)} -> {out.parent.name}/{out.name}/"
+        if document["selection"]["shortfall"]:  # no spot, or fewer than asked: the line says why
+            summary += f" ({document['selection']['shortfall']})"
         assert lines == (warnings if corrupt else []) + [summary], lines
     video = document["video"]
     assert (video["width"], video["height"]) == expect.size

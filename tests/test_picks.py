@@ -20,13 +20,14 @@ SECONDS = 12
 
 @pytest.fixture(scope="module")
 def middle_best(tmp_path_factory):
-    """12 s of one shot whose contrast peaks in the middle (6 s), with two lesser highs on the very
-    first and last frames, where the camera starts and stops."""
-    picture = textured(160, 96, seed=4).astype(np.float32)
+    """12 s of one panning shot whose contrast peaks in the middle (6 s), with two lesser highs on the
+    very first and last frames, where the camera starts and stops."""
+    scene = textured(160 + 30 * SECONDS, 96, seed=4).astype(np.float32)
     frames = []
     for t in np.arange(SECONDS * FPS) / FPS:
         contrast = (0.55 + 0.45 * np.exp(-(t - 6) ** 2 / 2) + 0.3 * np.exp(-t ** 2 / 0.1)
                     + 0.3 * np.exp(-(t - SECONDS + 1 / FPS) ** 2 / 0.1))
+        picture = scene[:, round(30 * t):round(30 * t) + 160]  # the camera pans: every moment looks different
         frames.append(np.clip(128 + contrast * (picture - 128), 0, 255).astype(np.uint8))
     return write_video(tmp_path_factory.mktemp("middle") / "middle.mp4", frames, fps=FPS)
 

@@ -11,7 +11,7 @@ from .curve.fast import score_video_fast
 from .curve.record import ScoreCurve
 from .curve.scoring import score_video
 from .curve.smoothing import CausalSmoother, kalman_smooth, smooth
-from .curve.spots import Spot, find_spots
+from .curve.spots import Selection, Spot, choose_spots, find_spots
 from .errors import InputError, ModelError, OutputError, VidaestheticError, VideoError
 from .models import AestheticModel, available_models, load_model
 from .output.folder import save_spots, spots_document
@@ -38,6 +38,7 @@ __all__ = [
     "Sampling",
     "ScoreCurve",
     "Spot",
+    "Selection",
     "SpotSettings",
     "VidaestheticError",
     "VideoError",
@@ -45,6 +46,7 @@ __all__ = [
     "VideoSource",
     "available_backends",
     "available_models",
+    "choose_spots",
     "extract_spots",
     "find_spots",
     "format_timecode",
