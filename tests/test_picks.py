@@ -93,5 +93,8 @@ def test_benchmark_summary_holds_the_targets_to_their_figures():
     summary = picks.summarize([good, {"clip": "b", "error": "VideoError: broken"}], [3])
     assert summary["failures"] == 1 and not summary["targets_met"]["no failures"]
     assert summary["coverage"] == 1.0 and summary["targets_met"]["shot coverage >= 90 % on multi-shot clips"]
-    short = picks.top_honoured(2, 3, duration=11.9, min_gap=2.0)
-    assert short is None and picks.top_honoured(2, 3, duration=12.0, min_gap=2.0) is False
+    one_shot, two_shots = picks.ClipLabels(), picks.ClipLabels(shots=[(0.0, 6.0), (6.0, 12.0)])
+    assert picks.top_honoured(2, 3, duration=11.9, min_gap=2.0, labels=one_shot) is None  # too short
+    assert picks.top_honoured(2, 3, duration=12.0, min_gap=2.0, labels=one_shot) is False
+    assert picks.top_honoured(2, 3, duration=12.0, min_gap=2.0, labels=two_shots) is None  # two moments known
+    assert picks.top_honoured(2, 2, duration=12.0, min_gap=2.0, labels=two_shots) is True

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Set, Union
 
+import numpy as np
 import torch
 
 from ._internal.atomic import check_output_directory
 from .curve.fast import score_video_fast
+from .curve.record import ScoreCurve
 from .curve.scoring import embed_frames, score_video
 from .curve.smoothing import smooth
-from .curve.spots import automatic_count, choose_spots, find_spots, selection_parameters
+from .curve.spots import (Selection, automatic_count, choose_spots, find_spots,
+                          selection_parameters)
 from .errors import PathLike
 from .models import AestheticModel, load_model
 from .output.folder import SCORES_FILE, save_spots
@@ -21,6 +24,8 @@ from .video import VideoSource, open_video
 
 CANDIDATE_POOL = 3
 """Candidates embedded per spot wanted, for the near-duplicate check."""
+EMBEDDINGS_PER_SPOT = 10
+"""Frames embedded per spot wanted, at most, before spots chosen without an embedding are kept unchecked."""
 
 
 def extract_spots(
@@ -51,13 +56,10 @@ def extract_spots(
                                 cache=Path(out_dir) / SCORES_FILE, progress=s.progress)
         curve = smooth(curve, s.time_constant)
         options = {"top": s.top, "min_gap": s.min_gap, "min_prominence": s.min_prominence, "per_shot": s.per_shot}
-        embeddings = None
-        if s.max_similarity is not None:
-            pool = find_spots(curve, **{**options, "top": CANDIDATE_POOL * (s.top or automatic_count(curve, s.per_shot))})
-            by_time = embed_frames(source, model, [spot.time for spot in pool])
-            embeddings = {spot.frame_index: by_time[spot.time] for spot in pool if spot.time in by_time}
-        chosen = choose_spots(curve, **options, embeddings=embeddings,
-                              max_similarity=s.max_similarity if s.max_similarity is not None else 1.0)
+        if s.max_similarity is None:
+            chosen = choose_spots(curve, **options)
+        else:
+            chosen = _distinct_spots(curve, source, model, options, s.max_similarity)
         selection = selection_parameters(curve, s.top, s.min_gap, s.min_prominence, s.per_shot, s.max_similarity,
                                          chosen)
         return save_spots(
@@ -67,6 +69,25 @@ def extract_spots(
     finally:
         if source is not video:
             source.close()
+
+
+def _distinct_spots(curve: ScoreCurve, source: VideoSource, model: AestheticModel, options: Dict[str, Any],
+                    max_similarity: float) -> Selection:
+    """Spots checked against each other for near-duplicates by their embeddings: a pool of candidates
+    is embedded together, then any spot chosen without an embedding of its own, until every spot has
+    one or ``EMBEDDINGS_PER_SPOT`` frames per spot wanted have been embedded."""
+    wanted = options["top"] or automatic_count(curve, options["per_shot"])
+    embeddings: Dict[int, np.ndarray] = {}
+    tried: Set[int] = set()
+    to_embed = find_spots(curve, **{**options, "top": CANDIDATE_POOL * wanted})
+    while True:
+        by_time = embed_frames(source, model, [spot.time for spot in to_embed])
+        embeddings.update({spot.frame_index: by_time[spot.time] for spot in to_embed if spot.time in by_time})
+        tried.update(spot.frame_index for spot in to_embed)
+        chosen = choose_spots(curve, **options, embeddings=embeddings, max_similarity=max_similarity)
+        to_embed = [spot for spot in chosen.spots if spot.frame_index not in tried]
+        if not to_embed or len(tried) >= EMBEDDINGS_PER_SPOT * wanted:
+            return chosen
 
 
 _shared_model = functools.lru_cache(maxsize=None)(load_model)

@@ -4,7 +4,8 @@ All of it comes from the model-independent measurements of
 :mod:`vidaesthetic.curve.framestats`, so it holds whichever model scored the
 frames. A frame is judged on its own terms and against its own shot, never
 because its shot is softer or flatter than another: a hazy sky or a dim room
-is a picture, not a defect.
+is a picture, not a defect (and no measure here tells a hazy shot from one
+out of focus throughout; the model's score and the picker's ranking do).
 
 Shots: a hard cut is a spike of the thumbnail difference (above
 ``CUT_CHANGE`` and ``CUT_SPIKE`` times the typical change around it, so a
@@ -13,9 +14,6 @@ shaky camera does not cut); a run of blank frames also separates shots.
 Reasons a frame is never picked (defects), in the order reported when several apply:
 
 - ``blank``: nearly black or white, or nearly uniform;
-- ``soft shot``: a whole shot with less than ``SOFT_SHOT_RATIO`` of the
-  detail of the video's sharpest shot (out of focus throughout); rare, and
-  listed in ``spots.json``;
 - ``flash``: a shot shorter than ``MIN_SHOT`` next to a longer one;
 - ``fade``: less than ``FADE_RATIO`` of the shot's typical contrast (fading in or out);
 - ``blur``: less than ``BLUR_RATIO`` of the detail the same shot reaches (its
@@ -41,7 +39,6 @@ from .record import ScoreCurve
 MIN_LUMA, MAX_LUMA = 0.03, 0.97
 MIN_LUMA_STD = 0.02
 BLUR_RATIO = 0.15
-SOFT_SHOT_RATIO = 0.1
 CUT_CHANGE = 0.1
 CUT_SPIKE = 3.0
 CUT_WINDOW = 5
@@ -53,7 +50,7 @@ MIN_SHOT = 0.5
 EDGE_MARGIN = 0.5
 EDGE_SHARE = 0.1
 
-DEFECTS = ("blank", "soft shot", "flash", "fade", "blur")
+DEFECTS = ("blank", "flash", "fade", "blur")
 MARGINS = ("cut", "edge")
 REASONS = DEFECTS + MARGINS
 """Every reason, most serious first; a frame reports the first that applies."""
@@ -104,19 +101,6 @@ def shot_ids(curve: ScoreCurve) -> np.ndarray:
 
 def _shot_members(shots: np.ndarray) -> List[np.ndarray]:
     return [shots == shot for shot in np.unique(shots[shots >= 0])]
-
-
-def soft_shots(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
-    """Frames of shots out of focus throughout: far less detail than the video's sharpest shot."""
-    soft = np.zeros(len(curve), dtype=bool)
-    if curve.sharpness is None:
-        return soft
-    detail = {index: float(np.percentile(curve.sharpness[members], 90))
-              for index, members in enumerate(_shot_members(shots))}
-    sharpest = max(detail.values(), default=0.0)
-    for index, members in enumerate(_shot_members(shots)):
-        soft |= members & (detail[index] < SOFT_SHOT_RATIO * sharpest)
-    return soft
 
 
 def flash_frames(curve: ScoreCurve, shots: np.ndarray) -> np.ndarray:
@@ -170,7 +154,6 @@ def classify_frames(curve: ScoreCurve) -> FrameClasses:
     shots = shot_ids(curve)
     tests = {
         "blank": blank_frames(curve),
-        "soft shot": soft_shots(curve, shots),
         "flash": flash_frames(curve, shots),
         "fade": fade_frames(curve, shots),
         "blur": blurred_frames(curve, shots),

@@ -16,17 +16,19 @@ whose peaks all fall too close to better spots gets its best frame away
 from them. An explicit count is honoured whenever the video has that many
 distinct moments: when the first pass gives fewer, the default per-shot
 limit is lifted, then the best frames between peaks are taken, then
-``min_gap`` is halved down to ``MIN_GAP_FLOOR``; all of these come from the
-better half of the pickable frames, and only then do the weaker half and
-the frames next to a cut or an end come in. Each step taken is recorded,
-and a shortfall says why.
+``min_gap`` is halved down to ``MIN_GAP_FLOOR``, then the peaks of the
+weaker half of the frames (by smoothed score) and the frames next to a cut
+or an end come in; a frame that is neither a peak nor in the better half
+(the slope of a transition, a covered lens that no rule can tell from a
+soft picture) is never taken. Each step taken is recorded, and a shortfall
+says why.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.signal import find_peaks
@@ -41,7 +43,11 @@ DEFAULT_REFINE_WINDOW = 0.25
 DEFAULT_MAX_SIMILARITY = 0.95
 MIN_GAP_FLOOR = 0.5
 """Seconds: the closest two spots may come when an explicit count needs it."""
+PROXY_SECONDS = 1.0
+"""A frame with no embedding of its own is compared by an embedded frame of its shot this close."""
 AUTO_SHOT_SECONDS_PER_SPOT = 10.0
+AUTO_MIN_SHOT_SECONDS = 1.0
+"""A shot earns a spot of its own in the automatic count when its pickable frames span this long."""
 AUTO_MAX_SPOTS = 50
 
 
@@ -76,15 +82,19 @@ class Selection:
 
 
 def automatic_count(curve: ScoreCurve, per_shot: Optional[int] = None) -> int:
-    """How many spots a video gets when none is asked for: each shot with a pickable frame gets its
-    limit (one per ``AUTO_SHOT_SECONDS_PER_SPOT`` seconds of shot unless ``per_shot`` says), at most
-    ``AUTO_MAX_SPOTS`` in all, and at least one."""
+    """How many spots a video gets when none is asked for: each usable shot (pickable frames over
+    ``AUTO_MIN_SHOT_SECONDS``) gets its limit (one per ``AUTO_SHOT_SECONDS_PER_SPOT`` seconds of shot
+    unless ``per_shot`` says), at most ``AUTO_MAX_SPOTS`` in all, and at least one."""
     if len(curve) == 0:
         return 1
     limits = _shot_limits(curve, per_shot or None)  # no limit per shot (0) still counts one per 10 s
-    usable = set(np.unique(curve.shots[curve.pickable]).tolist())
-    total = sum(limit for shot, limit in limits.items() if shot in usable)
+    total = sum(limit for shot, limit in limits.items() if _usable_span(curve, shot) >= AUTO_MIN_SHOT_SECONDS)
     return int(max(1, min(AUTO_MAX_SPOTS, total)))
+
+
+def _usable_span(curve: ScoreCurve, shot: int) -> float:
+    times = curve.times[(curve.shots == shot) & curve.pickable]
+    return float(times[-1] - times[0]) if len(times) else 0.0
 
 
 def find_spots(curve: ScoreCurve, top: Optional[int] = None, **options: Any) -> List[Spot]:
@@ -120,8 +130,8 @@ def choose_spots(
             ``top`` needs it), 0 sets no limit.
         embeddings: embeddings of candidate frames by frame index; a candidate
             whose cosine similarity to a better spot exceeds ``max_similarity``
-            is skipped as a near-duplicate. Frames other than peaks are then
-            taken only from the embedded ones.
+            is skipped as a near-duplicate; one without an embedding is compared by
+            an embedded frame of its shot at most ``PROXY_SECONDS`` away, else kept.
     """
     if top is not None and top < 1:
         raise ValueError("top must be at least 1")
@@ -133,12 +143,12 @@ def choose_spots(
     limit = top if top is not None else automatic_count(curve, per_shot)
     threshold = min_prominence if top is not None else 2 * min_prominence
     pickable, shots = curve.pickable, curve.shots
-    margins = pickable | np.isin(curve.reasons, rules.MARGINS)
+    margins = np.isin(curve.reasons, rules.MARGINS)
     shot_limits = _shot_limits(curve, per_shot)
     picker.take(picker.peaks(pickable, threshold), limit, min_gap, shot_limits)
     relaxed: List[str] = []
 
-    def relax(step: str, candidates: Sequence[Tuple[int, float]], gap: float, limits: Mapping[int, float]) -> None:
+    def relax(step: str, candidates: Sequence[Candidate], gap: float, limits: Mapping[int, float]) -> None:
         if len(picker.chosen) < limit and picker.take(candidates, limit, gap, limits):
             relaxed.append(step)
 
@@ -146,8 +156,9 @@ def choose_spots(
     relax("best frames of shots without a spot taken", picker.frames(uncovered), min_gap, shot_limits)
     gap = min_gap
     if top is not None:
-        # Relaxed picks come from the better half of the pickable frames first: moments, not filler.
-        better = pickable & (picker.values >= np.median(picker.values[pickable])) if pickable.any() else pickable
+        # Relaxed picks are moments: peaks, or frames from the better half; never the slopes of weak stretches.
+        typical = np.median(picker.values[pickable]) if pickable.any() else -np.inf
+        better = pickable & (picker.values >= typical)
         if per_shot is None:
             shot_limits = {shot: math.inf for shot in shot_limits}
             relax("per-shot limit lifted", picker.peaks(better, threshold), gap, shot_limits)
@@ -155,8 +166,10 @@ def choose_spots(
         while len(picker.chosen) < limit and gap / 2 >= MIN_GAP_FLOOR:
             gap /= 2
             relax(f"min-gap lowered to {gap:g} s", picker.frames(better), gap, shot_limits)
-        relax("frames from the weaker half taken", picker.frames(pickable), gap, shot_limits)
-    if top is not None or not picker.chosen:
+        relax("peaks of the weaker half taken", picker.peaks(pickable, threshold), gap, shot_limits)
+        relax("frames next to a cut or an end taken", picker.frames(margins & (picker.values >= typical)), gap,
+              shot_limits)
+    elif not picker.chosen:
         relax("frames next to a cut or an end taken", picker.frames(margins), gap, shot_limits)
     return Selection(picker.spots(), relaxed, _shortfall(top, len(picker.chosen)))
 
@@ -170,27 +183,36 @@ def _shortfall(top: Optional[int], found: int) -> Optional[str]:
             f"the spots and unlike them")
 
 
+class Candidate(NamedTuple):
+    """A frame that may become a spot; a peak's frame is refined to the best raw frame near it."""
+
+    frame: int
+    prominence: float
+    is_peak: bool
+
+
 class _Picker:
     """Greedy choice of spots from candidates, keeping the gap, per-shot and near-duplicate rules."""
 
     def __init__(self, curve: ScoreCurve, refine_window: float, embeddings: Optional[Mapping[int, np.ndarray]],
                  max_similarity: float) -> None:
         self.curve, self.refine_window = curve, refine_window
-        self.embeddings, self.max_similarity = embeddings, max_similarity
+        self.max_similarity = max_similarity
         self.values = curve.values.astype(np.float64)
         self.chosen: List[Tuple[int, float]] = []
         self.vectors: List[Optional[np.ndarray]] = []  # the embedding each chosen spot is compared by
+        self.embeddings = embeddings or {}
+        self.embedded = np.flatnonzero(np.isin(curve.indices, list(self.embeddings)))
         self.pickable, self.defective = curve.pickable, curve.defective
-        usable = ~self.defective
-        values = self.values[usable] if usable.any() else self.values
-        self.low, self.span = float(values.min()), float(np.ptp(values)) or 1.0
 
-    def peaks(self, allowed: np.ndarray, threshold: float) -> List[Tuple[int, float]]:
+    def peaks(self, allowed: np.ndarray, threshold: float) -> List[Candidate]:
         """Peaks among ``allowed`` frames (each a valley elsewhere), best first: each shot's best, and the
         others with at least ``threshold`` prominence."""
         if not allowed.any():
             return []
-        masked = np.where(allowed, (self.values - self.low) / self.span, 0.0)
+        usable = self.values[~self.defective] if not self.defective.all() else self.values
+        low, span = float(usable.min()), float(np.ptp(usable)) or 1.0
+        masked = np.where(allowed, (self.values - low) / span, 0.0)
         # Padding lets a maximum at either end be a peak.
         peaks, properties = find_peaks(np.concatenate(([-1.0], masked, [-1.0])), prominence=0.0)
         peaks -= 1
@@ -202,31 +224,29 @@ class _Picker:
             members = np.flatnonzero(shots == shot)
             best_of_shot[members[np.argmax(masked[peaks[members]])]] = True
         order = np.argsort(-masked[peaks], kind="stable")
-        return [(int(peaks[i]), float(prominences[i])) for i in order if best_of_shot[i] or prominences[i] >= threshold]
+        return [Candidate(int(peaks[i]), float(prominences[i]), True) for i in order
+                if best_of_shot[i] or prominences[i] >= threshold]
 
-    def frames(self, allowed: np.ndarray) -> List[Tuple[int, float]]:
-        """Every ``allowed`` frame, best first, as a candidate with no prominence; with embeddings, only
-        the embedded frames, so that a frame filling the count is never an unchecked duplicate."""
-        if self.embeddings is not None:
-            allowed = allowed & np.isin(self.curve.indices, list(self.embeddings))
+    def frames(self, allowed: np.ndarray) -> List[Candidate]:
+        """Every ``allowed`` frame, best first, as a candidate taken as it is (no prominence, not refined)."""
         frames = np.flatnonzero(allowed)
-        return [(int(frame), 0.0) for frame in frames[np.argsort(-self.values[frames], kind="stable")]]
+        return [Candidate(int(frame), 0.0, False) for frame in frames[np.argsort(-self.values[frames], kind="stable")]]
 
-    def take(self, candidates: Sequence[Tuple[int, float]], limit: int, min_gap: float,
+    def take(self, candidates: Sequence[Candidate], limit: int, min_gap: float,
              shot_limits: Mapping[int, float]) -> int:
         """Add candidates that keep the rules until ``limit`` spots are chosen; returns how many were added."""
         times, shots = self.curve.times, self.curve.shots
         before = len(self.chosen)
-        for peak, prominence in candidates:
+        for candidate, prominence, is_peak in candidates:
             if len(self.chosen) >= limit:
                 break
-            frame = self._best_raw_near(peak)
+            frame = self._best_raw_near(candidate) if is_peak else candidate
             chosen = [other for other, _ in self.chosen]
             if any(abs(times[frame] - times[other]) < min_gap for other in chosen):
                 continue
             if sum(shots[other] == shots[frame] for other in chosen) >= shot_limits.get(int(shots[frame]), 1):
                 continue
-            vector = self._vector(frame, peak)
+            vector = self._vector(frame)
             if vector is not None and any(kept is not None and _cosine(vector, kept) > self.max_similarity
                                           for kept in self.vectors):
                 continue
@@ -234,12 +254,21 @@ class _Picker:
             self.vectors.append(vector)
         return len(self.chosen) - before
 
-    def _vector(self, frame: int, candidate: int) -> Optional[np.ndarray]:
-        """The frame's embedding, else the candidate's it was refined from (a fraction of a second away)."""
-        if self.embeddings is None:
+    def _vector(self, frame: int) -> Optional[np.ndarray]:
+        """The frame's embedding, else that of the nearest embedded frame of its shot within
+        ``PROXY_SECONDS``: within a second, one shot shows much the same picture."""
+        if not self.embedded.size:
             return None
-        vector = self.embeddings.get(int(self.curve.indices[frame]))
-        return vector if vector is not None else self.embeddings.get(int(self.curve.indices[candidate]))
+        curve = self.curve
+        vector = self.embeddings.get(int(curve.indices[frame]))
+        if vector is not None:
+            return vector
+        near = self.embedded[(curve.shots[self.embedded] == curve.shots[frame])
+                             & (np.abs(curve.times[self.embedded] - curve.times[frame]) <= PROXY_SECONDS)]
+        if not near.size:
+            return None
+        nearest = near[np.argmin(np.abs(curve.times[near] - curve.times[frame]))]
+        return self.embeddings[int(curve.indices[nearest])]
 
     def _best_raw_near(self, peak: int) -> int:
         """The frame with the best raw score within the refine window of ``peak``, in its shot and as pickable as it."""
@@ -296,7 +325,8 @@ def selection_parameters(curve: ScoreCurve, top: Optional[int], min_gap: float, 
     if top is None:
         automatic = {
             "limit": automatic_count(curve, per_shot),
-            "rule": f"each shot with a pickable frame gets one spot per {AUTO_SHOT_SECONDS_PER_SPOT:g} s of shot "
+            "rule": f"each shot with pickable frames over {AUTO_MIN_SHOT_SECONDS:g} s gets one spot per "
+                    f"{AUTO_SHOT_SECONDS_PER_SPOT:g} s of shot "
                     f"(at most {AUTO_MAX_SPOTS} in all); peaks other than a shot's best need a prominence of "
                     f"at least {2 * min_prominence:g} of the curve's range",
         }
@@ -315,7 +345,6 @@ def selection_parameters(curve: ScoreCurve, top: Optional[int], min_gap: float, 
         "rejected_shots": rules.rejected_shots(curve) if len(curve) else [],
         "never_picked": {
             "blank": {"min_luma": rules.MIN_LUMA, "max_luma": rules.MAX_LUMA, "min_luma_std": rules.MIN_LUMA_STD},
-            "soft_shot_below_share_of_sharpest_shot_p90_sharpness": rules.SOFT_SHOT_RATIO,
             "flash_shots_shorter_than_s": rules.MIN_SHOT,
             "fade_below_share_of_shot_contrast": rules.FADE_RATIO,
             "blur_below_share_of_shot_p90_sharpness": rules.BLUR_RATIO,

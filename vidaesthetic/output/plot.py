@@ -66,7 +66,7 @@ def _draw_curve(axes, curve: ScoreCurve, spots: Sequence[Spot]) -> None:
                       linestyle=":", label="smoothed across skipped frames")
     margin = ~curve.pickable & ~defective
     low, high = axes.get_ylim()
-    for where, alpha, label in ((defective, 0.14, "never picked (blank, soft, flash, fade, blur)"),
+    for where, alpha, label in ((defective, 0.14, "never picked (blank, flash, fade, blur)"),
                                 (margin, 0.05, "picked only if nothing else (next to a cut or an end)")):
         if where.any():
             axes.fill_between(times, low, high, where=where, color="0.1", alpha=alpha, step="mid", linewidth=0,
