@@ -14,8 +14,7 @@ from .curve.fast import score_video_fast
 from .curve.record import ScoreCurve
 from .curve.scoring import embed_frames, score_video
 from .curve.smoothing import smooth
-from .curve.spots import (Selection, automatic_count, choose_spots, find_spots,
-                          selection_parameters)
+from .curve.spots import Selection, automatic_count, choose_spots, find_spots, selection_parameters
 from .errors import PathLike
 from .models import AestheticModel, load_model
 from .output.folder import SCORES_FILE, save_spots
