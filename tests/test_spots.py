@@ -221,3 +221,75 @@ def test_a_shot_gets_one_spot_per_ten_seconds_unless_more_are_asked_for(start):
     assert len(asked.spots) == 10 and asked.relaxed == ["per-shot limit lifted"]
     two = bumps(short, [start + 1.5, start + 4], [1.0, 0.9], width=0.3)
     assert len(find_spots(curve_of(short, two), min_gap=0.5)) == 1
+
+
+def curve_with_shots(times, values, cuts=()):
+    """A curve whose hard cuts are at ``cuts`` (seconds)."""
+    curve = curve_of(times, values)
+    change = np.zeros(len(times), np.float32)
+    for cut in cuts:
+        change[np.argmin(np.abs(times - cut))] = 1.0
+    curve.change = change
+    return curve
+
+
+def test_a_shot_whose_peaks_are_too_close_to_a_better_spot_still_gets_one():
+    """Automatic count: both shots are usable, so each gets a spot, away from the other's."""
+    times = np.arange(0, 10, 1 / 25)
+    values = np.where(times < 5, bumps(times, [4.6], [1.0], width=0.3), 0.5 + bumps(times, [5.6], [0.3], width=0.3))
+    selection = choose_spots(curve_with_shots(times, values, cuts=[5.0]))
+    assert sorted(spot.shot for spot in selection.spots) == [0, 1]
+    assert abs(np.diff([spot.time for spot in selection.spots])[0]) >= 2.0
+    assert selection.relaxed == ["best frames of shots without a spot taken"]
+
+
+@pytest.mark.parametrize("usable, counted", [(0.8, False), (1.2, True)])
+def test_a_shot_counts_in_the_automatic_count_with_a_second_of_usable_frames(usable, counted):
+    """Usable span = the shot less 0.2 s after its cut (and the end's half second): 8 s + the last shot."""
+    last = 0.2 + usable + 0.5
+    times = np.arange(0, 8 + last, 1 / 25)
+    curve = curve_with_shots(times, np.ones(len(times)), cuts=[8.0])
+    assert automatic_count(curve) == 1 + counted
+
+
+def test_a_flash_with_no_usable_frame_does_not_count():
+    times = np.arange(0, 8, 1 / 25)
+    curve = curve_with_shots(times, np.ones(len(times)), cuts=[3.0, 3.3])  # 0.3 s between two cuts
+    assert automatic_count(curve) == 2
+
+
+def test_an_explicit_count_lowers_the_gap_to_half_a_second_and_no_further():
+    times = np.arange(0, 3, 1 / 25)
+    selection = choose_spots(curve_of(times, bumps(times, [1.5], [1.0], width=1.0)), top=10)
+    gaps = np.diff(sorted(spot.time for spot in selection.spots))
+    assert gaps.min() >= 0.5 and gaps.min() < 1.0
+    assert "min-gap lowered to 0.5 s" in selection.relaxed and selection.shortfall.startswith(
+        f"{len(selection.spots)} of 10: ")
+
+
+def test_a_count_takes_a_peak_among_the_weaker_frames_but_not_their_slopes():
+    """One shot under 10 s (one spot before relaxing): the better half (up to 5 s) cannot hold 30 spots;
+    the small bump at 9 s is a moment of the weaker half, its slopes are not."""
+    times = np.arange(0, 9.9, 1 / 25)
+    values = np.interp(times, [0, 1.5, 9.9], [1.0, 0.5, 0.0]) + bumps(times, [9], [0.1], width=0.2)
+    selection = choose_spots(curve_of(times, values), top=30)
+    assert "peaks of the weaker half taken" in selection.relaxed
+    weak = [spot.time for spot in selection.spots if spot.time > 5.5]
+    assert len(weak) == 1 and abs(weak[0] - 9) < 0.1
+
+
+def test_a_count_takes_the_edges_last():
+    times = np.arange(0, 1, 1 / 25)  # a 1 s clip: the edge margins are its first and last tenth of a second
+    selection = choose_spots(curve_of(times, np.ones(len(times))), top=3, min_gap=0.3)
+    assert selection.relaxed[-1] == "frames next to a cut or an end taken"
+    assert any(spot.time < 0.1 or spot.time > 0.86 for spot in selection.spots)
+
+
+def test_a_frame_without_an_embedding_is_compared_by_a_close_embedded_frame_of_its_shot():
+    """Within a second, one shot shows much the same picture; further away it may not."""
+    times = np.arange(0, 20, 1 / 25)
+    at = lambda t: int(np.argmin(np.abs(times - t)))  # noqa: E731
+    for second, kept in ((5.8, False), (6.5, True)):
+        curve = curve_of(times, bumps(times, [5.0, second], [1.0, 0.9], width=0.15))
+        spots = choose_spots(curve, top=2, min_gap=0.5, embeddings={at(5.0): np.array([1.0, 0.0])}).spots
+        assert (any(abs(spot.time - second) < 0.1 for spot in spots)) == kept

@@ -85,8 +85,6 @@ def automatic_count(curve: ScoreCurve, per_shot: Optional[int] = None) -> int:
     """How many spots a video gets when none is asked for: each usable shot (pickable frames over
     ``AUTO_MIN_SHOT_SECONDS``) gets its limit (one per ``AUTO_SHOT_SECONDS_PER_SPOT`` seconds of shot
     unless ``per_shot`` says), at most ``AUTO_MAX_SPOTS`` in all, and at least one."""
-    if len(curve) == 0:
-        return 1
     limits = _shot_limits(curve, per_shot or None)  # no limit per shot (0) still counts one per 10 s
     total = sum(limit for shot, limit in limits.items() if _usable_span(curve, shot) >= AUTO_MIN_SHOT_SECONDS)
     return int(max(1, min(AUTO_MAX_SPOTS, total)))
