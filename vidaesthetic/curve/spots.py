@@ -11,9 +11,9 @@ score is chosen: the crispest frame of the best moment. Defective frames
 end of the video only when nothing else qualifies (see
 :mod:`vidaesthetic.curve.shots`).
 
-Every shot with a pickable frame gets a spot when the count allows: a shot
-whose peaks all fall too close to better spots gets its best frame away
-from them. An explicit count is honoured whenever the video has that many
+Every usable shot (over ``AUTO_MIN_SHOT_SECONDS`` of pickable frames) gets
+a spot when the count allows: a shot whose peaks all fall too close to
+better spots gets its best frame away from them. An explicit count is honoured whenever the video has that many
 distinct moments: when the first pass gives fewer, the default per-shot
 limit is lifted, then the best frames between peaks are taken, then
 ``min_gap`` is halved down to ``MIN_GAP_FLOOR``, then the peaks of the
