@@ -293,3 +293,12 @@ def test_a_frame_without_an_embedding_is_compared_by_a_close_embedded_frame_of_i
         curve = curve_of(times, bumps(times, [5.0, second], [1.0, 0.9], width=0.15))
         spots = choose_spots(curve, top=2, min_gap=0.5, embeddings={at(5.0): np.array([1.0, 0.0])}).spots
         assert (any(abs(spot.time - second) < 0.1 for spot in spots)) == kept
+
+
+def test_with_nothing_else_the_automatic_count_takes_an_edge():
+    """Only the first and last half second show anything: the spot comes from an edge rather than none."""
+    times = np.arange(0, 10, 1 / 25)
+    luma = np.where((times < 0.48) | (times > 9.5), 0.5, 0.0)
+    selection = choose_spots(curve_of(times, bumps(times, [0.2], [1.0]), luma_mean=luma))
+    assert [round(spot.time, 1) for spot in selection.spots] == [0.2]
+    assert selection.relaxed == ["frames next to a cut or an end taken"] and selection.shortfall is None
