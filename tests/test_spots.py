@@ -302,3 +302,28 @@ def test_with_nothing_else_the_automatic_count_takes_an_edge():
     selection = choose_spots(curve_of(times, bumps(times, [0.2], [1.0]), luma_mean=luma))
     assert [round(spot.time, 1) for spot in selection.spots] == [0.2]
     assert selection.relaxed == ["frames next to a cut or an end taken"] and selection.shortfall is None
+
+
+def test_prominence_is_a_share_of_the_usable_frames_range():
+    """One 20 s shot may hold two spots; the second needs twice the minimum prominence (0.1 of the range).
+    A bump of 0.14 on a range of 2 is 0.07: no second spot."""
+    times = np.arange(0, 20, 1 / 25)
+    assert len(find_spots(curve_of(times, bumps(times, [5, 12], [2.0, 0.14], width=0.4)))) == 1
+    assert len(find_spots(curve_of(times, bumps(times, [5, 12], [2.0, 0.3], width=0.4)))) == 2
+
+
+def test_the_scores_of_black_frames_do_not_shrink_the_range():
+    """Black frames scored far below everything else: a clear second peak stays clear."""
+    times = np.arange(0, 20, 1 / 25)
+    black = (times >= 16) & (times < 18)
+    values = np.where(black, -10.0, 0.5 + bumps(times, [5, 12], [1.0, 0.3], width=0.4))
+    spots = find_spots(curve_of(times, values, luma_mean=np.where(black, 0.0, 0.5)))
+    assert any(abs(spot.time - 12) < 0.3 for spot in spots)
+
+
+def test_each_shots_best_peak_is_a_candidate_however_flat_the_shot():
+    """A flat second shot still gets its spot in the first pass, nothing relaxed."""
+    times = np.arange(0, 20, 1 / 25)
+    values = np.where(times < 10, 0.5 + bumps(times, [5], [1.0], width=0.4), 0.001 * bumps(times, [15], [1.0]))
+    selection = choose_spots(curve_with_shots(times, values, cuts=[10.0]))
+    assert sorted(spot.shot for spot in selection.spots) == [0, 1] and selection.relaxed == []

@@ -147,7 +147,7 @@ def choose_spots(
     relaxed: List[str] = []
 
     def relax(step: str, candidates: Sequence[Candidate], gap: float, limits: Mapping[int, float]) -> None:
-        if len(picker.chosen) < limit and picker.take(candidates, limit, gap, limits):
+        if picker.take(candidates, limit, gap, limits):
             relaxed.append(step)
 
     uncovered = pickable & ~np.isin(shots, [shots[frame] for frame, _ in picker.chosen])
