@@ -327,3 +327,13 @@ def test_each_shots_best_peak_is_a_candidate_however_flat_the_shot():
     values = np.where(times < 10, 0.5 + bumps(times, [5], [1.0], width=0.4), 0.001 * bumps(times, [15], [1.0]))
     selection = choose_spots(curve_with_shots(times, values, cuts=[10.0]))
     assert sorted(spot.shot for spot in selection.spots) == [0, 1] and selection.relaxed == []
+
+
+def test_refining_a_peak_never_moves_it_into_a_margin():
+    """The best raw frame near a peak just past the edge margin is searched among pickable frames only."""
+    times = np.arange(0, 10, 1 / 25)
+    values = bumps(times, [0.6], [1.0], width=0.3)
+    raw = values.copy()
+    raw[np.argmin(np.abs(times - 0.44))] = 5.0  # inside the first half second
+    spot = find_spots(curve_of(times, values, raw=raw), top=1)[0]
+    assert spot.time >= 0.5 and spot.raw_score < 5.0
