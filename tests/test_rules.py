@@ -158,3 +158,10 @@ def test_flash_length_counts_from_first_to_last_frame(frames, flash):
     curve = curve_of(np.arange(len(luma)) / FPS, luma_mean=luma)
     short = slice(80, 80 + frames)
     assert (reasons(curve)[short] == "flash").all() == flash
+
+
+def test_edges_are_measured_from_the_first_frame_wherever_the_video_starts():
+    """A 4 s clip starting at 1000 s: its margins are its first and last tenth, not 0.5 s from 1000 s."""
+    curve = curve_of(seconds(4, start=1000.0))
+    edge = reasons(curve) == "edge"
+    assert edge[curve.times < 1000.39].all() and not edge[(curve.times > 1000.41) & (curve.times < 1003.5)].any()
