@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from vidaesthetic import ScoreCurve, VideoInfo
+from vidaesthetic.curve import shots as rules
 from vidaesthetic.curve.shots import blank_frames, blurred_frames, classify_frames, cut_frames, rejected_shots, shot_ids
 
 FPS = 25
@@ -165,3 +166,56 @@ def test_edges_are_measured_from_the_first_frame_wherever_the_video_starts():
     curve = curve_of(seconds(4, start=1000.0))
     edge = reasons(curve) == "edge"
     assert edge[curve.times < 1000.39].all() and not edge[(curve.times > 1000.41) & (curve.times < 1003.5)].any()
+
+
+def test_the_typical_change_is_the_median_of_five_frames_either_side():
+    """Checked against the rule written out frame by frame, on changes where the window decides."""
+    rng = np.random.default_rng(7)
+    change = rng.uniform(0.0, 0.2, 400)
+    change[rng.choice(400, 80, replace=False)] = rng.uniform(0.2, 0.6, 80)
+    padded = np.pad(change, 5, mode="edge")
+    typical = np.array([np.median(padded[i:i + 11]) for i in range(len(change))])
+    expected = (change > 0.1) & (change > 3 * typical)
+    curve = curve_of(seconds(16), change=change)
+    curve.change = change  # float64, as written here
+    assert expected.sum() > 10 and (cut_frames(curve) == expected).all()
+
+
+@pytest.mark.parametrize("level, jump", [(0.0, rules.CUT_CHANGE), (0.125, 0.375)])
+def test_a_change_exactly_at_a_cut_limit_is_not_a_cut(level, jump):
+    change = np.full(2 * FPS, level)
+    change[FPS] = jump
+    curve = curve_of(seconds(2))
+    curve.change = change
+    assert not cut_frames(curve)[FPS]
+
+
+def test_a_frame_exactly_at_the_fade_or_blur_limit_is_kept():
+    luma_std, sharpness = np.full(2 * FPS, 0.2, np.float32), np.ones(2 * FPS, np.float32)
+    luma_std[FPS] = rules.FADE_RATIO * np.float32(0.2)
+    sharpness[FPS + 5] = rules.BLUR_RATIO * np.float32(1.0)
+    assert (reasons(curve_of(seconds(2), luma_std=luma_std, sharpness=sharpness))[[FPS, FPS + 5]] == "").all()
+
+
+def test_margins_include_frames_exactly_at_a_cut_margin_and_exclude_those_exactly_at_an_edge_margin():
+    """At 20 frames a second the times below are exact: 0.45 s is 0.2 s after the cut at 0.25 s;
+    0.5 s and 19.45 s are 0.5 s from the ends of a 19.95 s clip."""
+    times = np.arange(400) / 20
+    change = np.zeros(len(times))
+    change[5] = 1.0
+    why = reasons(curve_of(times, change=change))
+    assert list(why[[9, 10, 11, 389, 390]]) == ["cut", "", "", "", "edge"]
+
+
+def test_one_frame_and_no_frame_are_classified():
+    one = classify_frames(curve_of([3.0]))
+    assert one.shots.tolist() == [0] and one.reasons.tolist() == [""]
+    none = classify_frames(curve_of([]))
+    assert none.shots.shape == (0,) and none.reasons.shape == (0,)
+
+
+def test_a_first_shot_with_no_usable_frame_is_listed_too():
+    layout = [(5, 0.5), (10, 0.0), (75, 0.5)]  # a 0.16 s flash, black, a 3 s shot
+    luma = np.concatenate([np.full(count, level) for count, level in layout])
+    curve = curve_of(np.arange(len(luma)) / FPS, luma_mean=luma)
+    assert rejected_shots(curve) == [{"shot": 0, "start": 0.0, "end": 4 / FPS, "reasons": ["flash"]}]
