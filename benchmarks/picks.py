@@ -24,6 +24,10 @@ each ``--top`` (reusing the scores), and the benchmark reports:
 - for each ``--top N``: the spots written, and whether that is N where N is
   demanded: clips at least 2·N·min-gap seconds long whose labels (if they list
   shots) list at least N usable shots;
+- duplicate pairs: pairs of spots (automatic and each ``--top``) whose written
+  images show the same picture: perceptual hashes of the full-resolution
+  images within the library's limit, or the model's embeddings of them more
+  similar than ``--max-similarity`` (0.95);
 - failures: clips that raised instead of giving spots.
 
 Results go to ``--out`` (``benchmarks/results/``): ``picks.json``, ``picks.md``,
@@ -138,12 +142,15 @@ def summarize(rows: Sequence[Dict[str, Any]], tops: Sequence[int]) -> Dict[str, 
         "over_rejection_max": max((row["auto"]["over_rejection"] for row in done), default=0.0),
         "edge_clips": sum(row["auto"]["edge_spots"] > 0 for row in eligible) / len(eligible) if eligible else 0.0,
         "coverage": covered / coverable if coverable else 1.0,
+        "duplicate_pairs": sum(row["auto"]["duplicate_pairs"]
+                               + sum(row["top"][str(n)]["duplicate_pairs"] for n in tops) for row in done),
         "top_honoured": {str(n): [row["top"][str(n)]["honoured"] for row in done
                                   if row["top"][str(n)]["honoured"] is not None] for n in tops},
     }
     summary["targets_met"] = {
         "no defects": summary["defects"] == TARGETS["defects"],
         "no failures": summary["failures"] == TARGETS["failures"],
+        "no duplicate spots": summary["duplicate_pairs"] == 0,
         "over-rejection <= 10 % on every clip": summary["over_rejection_max"] <= TARGETS["over_rejection"],
         "<= 10 % of clips with an edge spot": summary["edge_clips"] <= TARGETS["edge_clips"],
         "shot coverage >= 90 % on multi-shot clips": summary["coverage"] >= TARGETS["coverage"],
@@ -160,8 +167,11 @@ def measure_clip(video: Path, labels: ClipLabels, out_dir: Path, model: Any, set
     curve = va.ScoreCurve.load(out_dir / "scores.json")
     duration = float(curve.times[-1] - curve.times[0])
 
-    def measured(document: Dict[str, Any]) -> Dict[str, Any]:
-        return clip_metrics(labels, curve.times, curve.pickable, [spot["time"] for spot in document["spots"]])
+    def measured(document: Dict[str, Any], folder: Path = out_dir) -> Dict[str, Any]:
+        figures = clip_metrics(labels, curve.times, curve.pickable, [spot["time"] for spot in document["spots"]])
+        images = [folder / spot["image"] for spot in document["spots"]]
+        figures["duplicate_pairs"] = duplicate_pairs(images, model, settings.max_similarity or 1.0)
+        return figures
 
     row = {"clip": video.name, "duration": round(duration, 3), "frames": len(curve), "auto": measured(document),
            "shortfall": document.get("selection", {}).get("shortfall"), "top": {}}
@@ -169,11 +179,35 @@ def measure_clip(video: Path, labels: ClipLabels, out_dir: Path, model: Any, set
         top_dir = out_dir / f"top{wanted}"
         top_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(out_dir / "scores.json", top_dir / "scores.json")  # the same curve, not scored again
-        figures = measured(va.extract_spots(video, top_dir, model, _with_top(settings, wanted)))
+        figures = measured(va.extract_spots(video, top_dir, model, _with_top(settings, wanted)), top_dir)
         figures["honoured"] = top_honoured(figures["spots"], wanted, duration, settings.min_gap, labels)
         row["top"][str(wanted)] = figures
     row["seconds"] = round(time.perf_counter() - started, 1)
     return row
+
+
+def duplicate_pairs(images: Sequence[Path], model: Any, max_similarity: float) -> int:
+    """Pairs of key-frame images that show the same picture, judged on the images as written."""
+    import torch
+    from PIL import Image
+
+    from vidaesthetic.curve.duplicates import same_picture
+    from vidaesthetic.curve.framestats import luminance, picture_hashes
+
+    hashes, vectors = [], []
+    for path in images:
+        with Image.open(path) as image:
+            frame = torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)[None]
+        hashes.append(picture_hashes(luminance(frame))[0].numpy())
+        with torch.inference_mode(), model.autocast():
+            vector = model.embed(frame.to(model.device))[0].float().cpu().numpy()
+        vectors.append(vector / max(float(np.linalg.norm(vector)), 1e-12))
+    pairs = 0
+    for first in range(len(images)):
+        for second in range(first + 1, len(images)):
+            alike = float(vectors[first] @ vectors[second]) > max_similarity
+            pairs += bool(alike or same_picture(hashes[second][None], hashes[first])[0])
+    return pairs
 
 
 def _with_top(settings: Any, top: int) -> Any:
@@ -188,7 +222,8 @@ def _percent(value: float) -> str:
 
 def markdown(rows: Sequence[Dict[str, Any]], summary: Dict[str, Any], tops: Sequence[int], setup: Dict[str, Any]) -> str:
     top_headers = [f"--top {n}" for n in tops]
-    headers = ["clip", "s", "spots", "defects", "over-rejection", "edge spots", "shots covered", *top_headers]
+    headers = ["clip", "s", "spots", "defects", "over-rejection", "edge spots", "shots covered", "duplicate pairs",
+               *top_headers]
     lines = []
     for row in rows:
         if "error" in row:
@@ -200,10 +235,11 @@ def markdown(rows: Sequence[Dict[str, Any]], summary: Dict[str, Any], tops: Sequ
             figures = row["top"][str(n)]
             mark = {True: "", False: " ✗", None: " (not demanded)"}[figures["honoured"]]
             bad = f", {figures['defects']} in bad" if figures["defects"] else ""
-            top_cells.append(f"{figures['spots']}{mark}{bad}")
+            copies = f", {figures['duplicate_pairs']} duplicate pairs" if figures["duplicate_pairs"] else ""
+            top_cells.append(f"{figures['spots']}{mark}{bad}{copies}")
         lines.append([row["clip"], f"{row['duration']:.1f}", str(auto["spots"]), str(auto["defects"]),
                       _percent(auto["over_rejection"]), str(auto["edge_spots"]) if auto["edge_eligible"] else "–",
-                      f"{auto['shots_covered']}/{auto['shots']}", *top_cells])
+                      f"{auto['shots_covered']}/{auto['shots']}", str(auto["duplicate_pairs"]), *top_cells])
     table = "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
                       + ["| " + " | ".join(cells) + " |" for cells in lines])
     honoured = ", ".join(f"--top {n}: {sum(v)}/{len(v)}" for n, v in summary["top_honoured"].items())
@@ -213,6 +249,7 @@ def markdown(rows: Sequence[Dict[str, Any]], summary: Dict[str, Any], tops: Sequ
         f"Clips {summary['clips']}, failures {summary['failures']}, defects {summary['defects']}, "
         f"worst over-rejection {_percent(summary['over_rejection_max'])}, "
         f"clips with an edge spot {_percent(summary['edge_clips'])}, shot coverage {_percent(summary['coverage'])}, "
+        f"duplicate pairs {summary['duplicate_pairs']}, "
         f"--top N honoured where demanded ({honoured}).\n\n{targets}\n"
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 import av
 import numpy as np
@@ -76,6 +76,35 @@ def segments_video(path: Path, pattern: str, seconds_each: float = 1.0, fps: int
     pictures = {"s": sharp, "b": blurred(sharp), "k": black(width, height)}
     per_segment = int(round(seconds_each * fps))
     return write_video(path, (pictures[letter] for letter in pattern for _ in range(per_segment)), fps=fps, **options)
+
+
+def panning_shots(seeds: Sequence[int], seconds_each: float, fps: int, size: tuple = (96, 64)) -> Iterator[np.ndarray]:
+    """Shots of a textured picture each, panned a pixel per frame and brightening then dimming,
+    so that every frame differs from the next and each shot has a best moment."""
+    width, height = size
+    frames = int(round(seconds_each * fps))
+    for seed in seeds:
+        picture = textured(width + frames, height, seed).astype(np.float32)
+        for step in range(frames):
+            gain = 0.75 + 0.25 * np.sin(np.pi * (step + 0.5) / frames)
+            yield np.clip(picture[:, step:step + width] * gain, 0, 255).astype(np.uint8)
+
+
+def repeat_video(segment: Path, path: Path, times: int) -> Path:
+    """The video stream of ``segment`` copied ``times`` times end to end, packets as they are (not re-encoded)."""
+    with av.open(str(segment)) as source:
+        stream = source.streams.video[0]
+        packets = [packet for packet in source.demux(stream) if packet.size]
+        period = max(packet.pts + packet.duration for packet in packets) - min(packet.pts for packet in packets)
+        stamps = [(packet.pts, packet.dts) for packet in packets]
+        with av.open(str(path), "w") as target:
+            copy = target.add_stream_from_template(stream)
+            for repeat in range(times):
+                for packet, (pts, dts) in zip(packets, stamps):
+                    packet.pts, packet.dts = pts + repeat * period, dts + repeat * period
+                    packet.stream = copy
+                    target.mux(packet)
+    return path
 
 
 def write_audio(path: Path, seconds: float = 1.0) -> Path:

@@ -88,13 +88,30 @@ def test_benchmark_over_rejection_counts_only_clean_frames():
 
 
 def test_benchmark_summary_holds_the_targets_to_their_figures():
-    good = {"clip": "a", "auto": picks.clip_metrics(LABELS, TIMES, np.ones(len(TIMES), bool), [2.0, 7.0]),
-            "top": {"3": {"defects": 0, "honoured": True}}}
+    good = {"clip": "a", "auto": {**picks.clip_metrics(LABELS, TIMES, np.ones(len(TIMES), bool), [2.0, 7.0]),
+                                  "duplicate_pairs": 0},
+            "top": {"3": {"defects": 0, "honoured": True, "duplicate_pairs": 1}}}
     summary = picks.summarize([good, {"clip": "b", "error": "VideoError: broken"}], [3])
     assert summary["failures"] == 1 and not summary["targets_met"]["no failures"]
+    assert summary["duplicate_pairs"] == 1 and not summary["targets_met"]["no duplicate spots"]
     assert summary["coverage"] == 1.0 and summary["targets_met"]["shot coverage >= 90 % on multi-shot clips"]
     one_shot, two_shots = picks.ClipLabels(), picks.ClipLabels(shots=[(0.0, 6.0), (6.0, 12.0)])
     assert picks.top_honoured(2, 3, duration=11.9, min_gap=2.0, labels=one_shot) is None  # too short
     assert picks.top_honoured(2, 3, duration=12.0, min_gap=2.0, labels=one_shot) is False
     assert picks.top_honoured(2, 3, duration=12.0, min_gap=2.0, labels=two_shots) is None  # two moments known
     assert picks.top_honoured(2, 2, duration=12.0, min_gap=2.0, labels=two_shots) is True
+
+
+def test_the_benchmark_counts_pairs_of_images_that_show_one_picture(tmp_path):
+    from PIL import Image
+
+    from vidaesthetic import load_model
+
+    pictures = [textured(320, 240, 1), textured(320, 240, 1), textured(320, 240, 2), textured(320, 240, 3)]
+    images = []
+    for number, picture in enumerate(pictures):
+        images.append(tmp_path / f"{number}.jpg")
+        Image.fromarray(picture).save(images[-1], quality=80)
+    model = load_model("baseline")
+    assert picks.duplicate_pairs(images, model, 1.0) == 1  # the two copies, by their hashes
+    assert picks.duplicate_pairs(images, model, -1.0) == 6  # every pair, by embeddings that count all alike

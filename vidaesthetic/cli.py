@@ -248,7 +248,17 @@ def _summarise(document: dict, out_dir: Path) -> None:
     click.echo(f"{document['video']['path']}: {count} spot{'s' * (count != 1)} -> {out_dir}/"
                f"{f' ({why})' if why else ''}", err=True)
     for spot in document["spots"]:
-        click.echo(f"  #{spot['rank']:<3d} {spot['timecode']}  score {spot['score']:.4g}  {spot['image']}")
+        click.echo(f"  #{spot['rank']:<3d} {spot['timecode']}  score {spot['score']:.4g}  {spot['image']}"
+                   f"{_recurrences(spot.get('duplicates', []))}")
+
+
+def _recurrences(duplicates: Sequence[dict], shown: int = 3) -> str:
+    """Where else a spot's picture was seen, as a terminal line ends."""
+    if not duplicates:
+        return ""
+    times = ", ".join(duplicate["timecode"] for duplicate in duplicates[:shown])
+    more = f" and {len(duplicates) - shown} more" if len(duplicates) > shown else ""
+    return f"  (also at {times}{more})"
 
 
 @main.command()

@@ -56,7 +56,7 @@ def extract_spots(
         curve = smooth(curve, s.time_constant)
         options = {"top": s.top, "min_gap": s.min_gap, "min_prominence": s.min_prominence, "per_shot": s.per_shot}
         if s.max_similarity is None:
-            chosen = choose_spots(curve, **options)
+            chosen = choose_spots(curve, **options, max_similarity=None)
         else:
             chosen = _distinct_spots(curve, source, model, options, s.max_similarity)
         selection = selection_parameters(curve, s.top, s.min_gap, s.min_prominence, s.per_shot, s.max_similarity,

@@ -104,7 +104,7 @@ def merge_curves(curves: Sequence[ScoreCurve]) -> ScoreCurve:
     order = np.argsort(times, kind="stable")
     # Between coarse samples motion changes a picture as much as a cut does, so
     # a merged curve carries no cut measure: its shots are split by blank runs only.
-    measured = {name: joined(name)[order] for name in MEASURES
+    measured = {name: joined(name)[order] for name in (*MEASURES, "hashes")
                 if name != "change" and all(getattr(c, name) is not None for c in curves)}
     return replace(
         curves[0],

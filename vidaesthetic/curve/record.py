@@ -18,6 +18,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import InputError, PathLike
 from ..video.types import VideoInfo
+from .framestats import HASH_BYTES
 
 if TYPE_CHECKING:
     from .shots import FrameClasses
@@ -44,6 +45,9 @@ class ScoreCurve:
             frame (see :mod:`vidaesthetic.curve.framestats`), used to keep black, blank,
             blurred and transition frames out of the picks; sharpness and change
             are None in curves saved by older versions.
+        hashes: N x 32 uint8 perceptual hashes, by which the same picture is known
+            wherever it recurs (see :mod:`vidaesthetic.curve.duplicates`); None in
+            curves saved by older versions.
         smoothed: Kalman-smoothed scores, once :func:`vidaesthetic.smooth` has run.
         embeddings: float16 embeddings (N x D) when asked for.
 
@@ -69,6 +73,7 @@ class ScoreCurve:
     embeddings: Optional[np.ndarray] = None
     sharpness: Optional[np.ndarray] = None
     change: Optional[np.ndarray] = None
+    hashes: Optional[np.ndarray] = None
     _classes: Optional["FrameClasses"] = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -88,6 +93,12 @@ class ScoreCurve:
     def reasons(self) -> np.ndarray:
         """Why each frame is not pickable ("" when it is): a defect or a margin (see :mod:`vidaesthetic.curve.shots`)."""
         return self._frame_classes().reasons
+
+    @property
+    def repeats(self) -> Dict[int, int]:
+        """Shots that show again what an earlier shot showed, each mapped to the first shot that showed it
+        (see :mod:`vidaesthetic.curve.duplicates`)."""
+        return self._frame_classes().repeats
 
     @property
     def pickable(self) -> np.ndarray:
@@ -141,6 +152,7 @@ class ScoreCurve:
                 "luma_std": self.luma_std.tolist(),
                 "sharpness": None if self.sharpness is None else self.sharpness.tolist(),
                 "change": None if self.change is None else self.change.tolist(),
+                "hash": None if self.hashes is None else [row.tobytes().hex() for row in self.hashes],
                 "pickable": self.pickable.astype(int).tolist(),
                 "reason": self.reasons.tolist(),
             },
@@ -161,6 +173,7 @@ class ScoreCurve:
                 with np.load(path.parent / document["embeddings_file"], allow_pickle=False) as stored:
                     embeddings = stored["embeddings"]
             smoothed = frames.get("smoothed")
+            hashes = frames.get("hash")
 
             def optional(name: str) -> Optional[np.ndarray]:
                 values = frames.get(name)
@@ -182,6 +195,8 @@ class ScoreCurve:
                 embeddings=embeddings,
                 sharpness=optional("sharpness"),
                 change=optional("change"),
+                hashes=None if hashes is None else np.frombuffer(bytes.fromhex("".join(hashes)), dtype=np.uint8)
+                .reshape(len(hashes), HASH_BYTES),
             )
         except FileNotFoundError:
             raise InputError("no such file", path) from None

@@ -16,7 +16,7 @@ from ..errors import InputError, PathLike, VideoError
 from ..models import AestheticModel, load_model
 from ..video import Sampling, VideoSource, open_video
 from ..video.types import Span
-from .framestats import MEASURES, FrameMeasures
+from .framestats import HASH_BYTES, MEASURES, FrameMeasures
 from .record import ScoreCurve, file_fingerprint
 
 log = logging.getLogger("vidaesthetic")
@@ -49,7 +49,8 @@ def score_video(
         backend: decoder when ``video`` is a path (see :func:`open_video`).
         keep_embeddings: also keep each frame's embedding (float16) in the curve.
         cache: a saved curve (``scores.json``) to reuse when it was made from the
-            same file, model and sampling; it is not written here.
+            same file, model and sampling and holds every measure this version
+            takes; it is not written here.
         progress: a progress bar on stderr; None shows it only on a terminal.
         spans: score only frames presented within these (start, end) spans (seconds).
         reference_only: decode only frames that others refer to where the
@@ -69,8 +70,9 @@ def score_video(
                 cached = ScoreCurve.load(cache)
             except InputError:
                 cached = None
-            wanted_embeddings = not keep_embeddings or (cached is not None and cached.embeddings is not None)
-            if cached is not None and wanted_embeddings and cached.matches(fingerprint, model.describe(), sampling.describe()):
+            complete = cached is not None and cached.hashes is not None and (
+                not keep_embeddings or cached.embeddings is not None)
+            if complete and cached.matches(fingerprint, model.describe(), sampling.describe()):
                 return cached
         part = {"spans": spans, "reference_only": reference_only}
         return _score(source, model, sampling, part, batch_size, keep_embeddings, fingerprint, progress)
@@ -95,6 +97,7 @@ def _score(
     # large transient buffers of each batch fragment the heap until memory
     # grows with the video's length.
     columns: Dict[str, List[float]] = {name: [] for name in ("times", "indices", "raw", *MEASURES)}
+    hashes = bytearray()
     measure = FrameMeasures()
     embeddings: List[np.ndarray] = []
 
@@ -116,8 +119,9 @@ def _score(
         for batch in prefetch(decoded):
             raw, embedding, measures = score_batch(model, batch.frames.to(device, non_blocking=pin), measure)
             columns["raw"].extend(raw.tolist())
-            for name, values in measures.items():
-                columns[name].extend(values.tolist())
+            for name in MEASURES:
+                columns[name].extend(measures[name].tolist())
+            hashes.extend(measures["hash"].numpy().tobytes())
             if keep_embeddings:
                 embeddings.append(embedding.to(torch.float16).cpu().numpy())
             columns["times"].extend(batch.times.tolist())
@@ -135,6 +139,7 @@ def _score(
         indices=np.asarray(columns["indices"], dtype=np.int64)[order],
         raw=np.asarray(columns["raw"], dtype=np.float64)[order],
         **{name: np.asarray(columns[name], dtype=np.float32)[order] for name in MEASURES},
+        hashes=np.frombuffer(bytes(hashes), dtype=np.uint8).reshape(-1, HASH_BYTES)[order],
         video=source.info,
         model=model.describe(),
         sampling=sampling.describe(),

@@ -28,12 +28,13 @@ Margins, picked only when nothing else qualifies:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List
 
 import numpy as np
 from scipy.ndimage import median_filter
 
+from .duplicates import repeated_shots
 from .record import ScoreCurve
 
 MIN_LUMA, MAX_LUMA = 0.03, 0.97
@@ -58,10 +59,12 @@ REASONS = DEFECTS + MARGINS
 
 @dataclass(frozen=True)
 class FrameClasses:
-    """Each frame's shot (-1 in a blank run between shots) and why it is not pickable ("" when it is)."""
+    """Each frame's shot (-1 in a blank run between shots), why it is not pickable ("" when it is), and
+    the shots that repeat an earlier one (see :func:`vidaesthetic.curve.duplicates.repeated_shots`)."""
 
     shots: np.ndarray
     reasons: np.ndarray
+    repeats: Dict[int, int] = field(default_factory=dict)
 
 
 def blank(luma_mean, luma_std):
@@ -149,8 +152,8 @@ def edge_frames(curve: ScoreCurve) -> np.ndarray:
 
 
 def classify_frames(curve: ScoreCurve) -> FrameClasses:
-    """Each frame's shot and reason: what :attr:`ScoreCurve.shots` and :attr:`ScoreCurve.reasons`
-    hold, worked out here once per curve."""
+    """Each frame's shot and reason, and the repeated shots: what :attr:`ScoreCurve.shots`,
+    :attr:`ScoreCurve.reasons` and :attr:`ScoreCurve.repeats` hold, worked out here once per curve."""
     shots = shot_ids(curve)
     tests = {
         "blank": blank_frames(curve),
@@ -163,7 +166,7 @@ def classify_frames(curve: ScoreCurve) -> FrameClasses:
     reasons = np.full(len(curve), "", dtype=object)
     for reason in reversed(REASONS):  # the most serious reason is written last, so it wins
         reasons[tests[reason]] = reason
-    return FrameClasses(shots=shots, reasons=reasons)
+    return FrameClasses(shots=shots, reasons=reasons, repeats=repeated_shots(curve.hashes, shots, reasons == ""))
 
 
 def rejected_shots(curve: ScoreCurve) -> List[Dict[str, object]]:

@@ -3,10 +3,11 @@
 A spot is a local maximum of the smoothed curve; each shot's best peak is a
 candidate, other peaks need enough prominence. A candidate is kept only if
 it is at least ``min_gap`` seconds from every better spot, its shot does
-not already have its share of spots, and it does not look like a better
-spot (embeddings too similar), so a static shot does not fill the list with
-copies. Within a short window around each peak the frame with the best raw
-score is chosen: the crispest frame of the best moment. Defective frames
+not already have its share of spots, and it does not show the same picture
+as a better spot (see :mod:`vidaesthetic.curve.duplicates`), so neither a
+static shot nor content that recurs fills the list with copies, and a shot
+that repeats an earlier one shares its spots. Within a short window around each peak the frame with the
+best raw score is chosen: the crispest frame of the best moment. Defective frames
 (blank, blurred, fading) are never picked, and frames next to a cut or an
 end of the video only when nothing else qualifies (see
 :mod:`vidaesthetic.curve.shots`).
@@ -35,6 +36,7 @@ from scipy.signal import find_peaks
 
 from ..timecode import format_timecode
 from . import shots as rules
+from .duplicates import CONFUSED_SHARE, MAX_HASH_DISTANCE, confusion, same_picture
 from .record import ScoreCurve
 
 DEFAULT_MIN_GAP = 2.0
@@ -49,6 +51,16 @@ AUTO_SHOT_SECONDS_PER_SPOT = 10.0
 AUTO_MIN_SHOT_SECONDS = 1.0
 """A shot earns a spot of its own in the automatic count when its pickable frames span this long."""
 AUTO_MAX_SPOTS = 50
+
+
+@dataclass
+class Duplicate:
+    """Where another shot shows a spot's picture again."""
+
+    frame_index: int
+    time: float
+    timecode: str
+    shot: int
 
 
 @dataclass
@@ -67,6 +79,10 @@ class Spot:
     shot: int = 0
     """Number of the shot the spot is in (0 = first)."""
     image: Optional[str] = None
+    duplicates: List[Duplicate] = field(default_factory=list)
+    """Other shots that show the spot's picture again: the first such frame of each."""
+    duplicates_skipped: int = 0
+    """Candidate frames left out as copies of this spot (by their hashes or embeddings)."""
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -79,15 +95,22 @@ class Selection:
     spots: List[Spot]
     relaxed: List[str] = field(default_factory=list)
     shortfall: Optional[str] = None
+    embeddings_confused: Optional[float] = None
+    """When the embeddings given were not used: the share of clearly different pictures they called alike."""
 
 
 def automatic_count(curve: ScoreCurve, per_shot: Optional[int] = None) -> int:
     """How many spots a video gets when none is asked for: each usable shot (pickable frames over
     ``AUTO_MIN_SHOT_SECONDS``) gets its limit (one per ``AUTO_SHOT_SECONDS_PER_SPOT`` seconds of shot
-    unless ``per_shot`` says), at most ``AUTO_MAX_SPOTS`` in all, and at least one."""
+    unless ``per_shot`` says), a shot that repeats an earlier one counting with it, at most
+    ``AUTO_MAX_SPOTS`` in all, and at least one."""
     limits = _shot_limits(curve, per_shot or None)  # no limit per shot (0) still counts one per 10 s
-    total = sum(limit for shot, limit in limits.items() if _usable_span(curve, shot) >= AUTO_MIN_SHOT_SECONDS)
-    return int(max(1, min(AUTO_MAX_SPOTS, total)))
+    by_original: Dict[int, float] = {}
+    for shot, limit in limits.items():
+        if _usable_span(curve, shot) >= AUTO_MIN_SHOT_SECONDS:
+            original = curve.repeats.get(shot, shot)
+            by_original[original] = max(limit, by_original.get(original, 0))
+    return int(max(1, min(AUTO_MAX_SPOTS, sum(by_original.values()))))
 
 
 def _usable_span(curve: ScoreCurve, shot: int) -> float:
@@ -108,7 +131,7 @@ def choose_spots(
     refine_window: float = DEFAULT_REFINE_WINDOW,
     per_shot: Optional[int] = None,
     embeddings: Optional[Mapping[int, np.ndarray]] = None,
-    max_similarity: float = DEFAULT_MAX_SIMILARITY,
+    max_similarity: Optional[float] = DEFAULT_MAX_SIMILARITY,
 ) -> Selection:
     """The best moments of a scored video, best first, with how they were found.
 
@@ -129,7 +152,11 @@ def choose_spots(
         embeddings: embeddings of candidate frames by frame index; a candidate
             whose cosine similarity to a better spot exceeds ``max_similarity``
             is skipped as a near-duplicate; one without an embedding is compared by
-            an embedded frame of its shot at most ``PROXY_SECONDS`` away, else kept.
+            an embedded frame of its shot at most ``PROXY_SECONDS`` away. Whatever
+            the embeddings, a candidate whose perceptual hash matches a better
+            spot's is skipped (see :mod:`vidaesthetic.curve.duplicates`); embeddings
+            that call most clearly different pictures alike are not used.
+        max_similarity: None keeps near-duplicates (neither test is made).
     """
     if top is not None and top < 1:
         raise ValueError("top must be at least 1")
@@ -140,7 +167,7 @@ def choose_spots(
     picker = _Picker(curve, refine_window, embeddings, max_similarity)
     limit = top if top is not None else automatic_count(curve, per_shot)
     threshold = min_prominence if top is not None else 2 * min_prominence
-    pickable, shots = curve.pickable, curve.shots
+    pickable = curve.pickable
     margins = np.isin(curve.reasons, rules.MARGINS)
     shot_limits = _shot_limits(curve, per_shot)
     picker.take(picker.peaks(pickable, threshold), limit, min_gap, shot_limits)
@@ -150,7 +177,7 @@ def choose_spots(
         if picker.take(candidates, limit, gap, limits):
             relaxed.append(step)
 
-    uncovered = pickable & ~np.isin(shots, [shots[frame] for frame, _ in picker.chosen])
+    uncovered = pickable & ~picker.covered()
     relax("best frames of shots without a spot taken", picker.frames(uncovered), min_gap, shot_limits)
     gap = min_gap
     if top is not None:
@@ -169,7 +196,7 @@ def choose_spots(
               shot_limits)
     elif not picker.chosen:
         relax("frames next to a cut or an end taken", picker.frames(margins), gap, shot_limits)
-    return Selection(picker.spots(), relaxed, _shortfall(top, len(picker.chosen)))
+    return Selection(picker.spots(), relaxed, _shortfall(top, len(picker.chosen)), picker.confused)
 
 
 def _shortfall(top: Optional[int], found: int) -> Optional[str]:
@@ -193,15 +220,32 @@ class _Picker:
     """Greedy choice of spots from candidates, keeping the gap, per-shot and near-duplicate rules."""
 
     def __init__(self, curve: ScoreCurve, refine_window: float, embeddings: Optional[Mapping[int, np.ndarray]],
-                 max_similarity: float) -> None:
+                 max_similarity: Optional[float]) -> None:
         self.curve, self.refine_window = curve, refine_window
         self.max_similarity = max_similarity
         self.values = curve.values.astype(np.float64)
         self.chosen: List[Tuple[int, float]] = []
         self.vectors: List[Optional[np.ndarray]] = []  # the embedding each chosen spot is compared by
-        self.embeddings = embeddings or {}
+        self.copies: List[Dict[int, None]] = []  # the frames left out as each chosen spot's copies, in turn
+        checked = max_similarity is not None
+        self.repeats = curve.repeats if checked else {}
+        self.hashes = curve.hashes if checked else None
+        self.embeddings, self.confused = self._trusted(embeddings if checked else None)
         self.embedded = np.flatnonzero(np.isin(curve.indices, list(self.embeddings)))
         self.pickable, self.defective = curve.pickable, curve.defective
+
+    def _trusted(self, embeddings: Optional[Mapping[int, np.ndarray]]
+                 ) -> Tuple[Mapping[int, np.ndarray], Optional[float]]:
+        """The embeddings to compare by; none when they call most clearly different pictures alike,
+        with the share they did."""
+        if not embeddings or self.hashes is None:
+            return embeddings or {}, None
+        positions = np.flatnonzero(np.isin(self.curve.indices, list(embeddings)))
+        if len(positions) < 2:
+            return embeddings, None
+        vectors = np.stack([embeddings[int(index)] for index in self.curve.indices[positions]])
+        share = confusion(self.hashes[positions], vectors, self.max_similarity)
+        return ({}, share) if share > CONFUSED_SHARE else (embeddings, None)
 
     def peaks(self, allowed: np.ndarray, threshold: float) -> List[Candidate]:
         """Peaks among ``allowed`` frames (each a valley elsewhere), best first: each shot's best, and the
@@ -242,15 +286,40 @@ class _Picker:
             chosen = [other for other, _ in self.chosen]
             if any(abs(times[frame] - times[other]) < min_gap for other in chosen):
                 continue
-            if sum(shots[other] == shots[frame] for other in chosen) >= shot_limits.get(int(shots[frame]), 1):
-                continue
             vector = self._vector(frame)
-            if vector is not None and any(kept is not None and _cosine(vector, kept) > self.max_similarity
-                                          for kept in self.vectors):
+            original = self._original(frame, vector)
+            if original is not None:
+                self.copies[original].setdefault(frame)
+                continue
+            group = self._group(int(shots[frame]))
+            if sum(self._group(int(shots[other])) == group for other in chosen) >= shot_limits.get(group, 1):
                 continue
             self.chosen.append((frame, prominence))
             self.vectors.append(vector)
+            self.copies.append({})
         return len(self.chosen) - before
+
+    def _original(self, frame: int, vector: Optional[np.ndarray]) -> Optional[int]:
+        """The first chosen spot (its position) that ``frame`` is a near-duplicate of, if any."""
+        if self.hashes is not None and self.chosen:
+            same = same_picture(self.hashes[[other for other, _ in self.chosen]], self.hashes[frame])
+            if same.any():
+                return int(np.argmax(same))
+        if vector is not None:
+            for position, kept in enumerate(self.vectors):
+                if kept is not None and _cosine(vector, kept) > self.max_similarity:
+                    return position
+        return None
+
+    def _group(self, shot: int) -> int:
+        """The shot whose share of spots ``shot`` takes: itself, or the one it repeats."""
+        return self.repeats.get(shot, shot)
+
+    def covered(self) -> np.ndarray:
+        """Frames of shots that have a spot, themselves or through the shot they repeat."""
+        shots = self.curve.shots
+        groups = {self._group(int(shots[frame])) for frame, _ in self.chosen}
+        return np.isin(shots, [shot for shot in np.unique(shots) if self._group(int(shot)) in groups])
 
     def _vector(self, frame: int) -> Optional[np.ndarray]:
         """The frame's embedding, else that of the nearest embedded frame of its shot within
@@ -291,9 +360,23 @@ class _Picker:
                 raw_score=float(curve.raw[frame]),
                 prominence=prominence,
                 shot=int(curve.shots[frame]),
+                duplicates=self._recurrences(frame),
+                duplicates_skipped=len(copies),
             )
-            for rank, (frame, prominence) in enumerate(self.chosen, start=1)
+            for rank, ((frame, prominence), copies) in enumerate(zip(self.chosen, self.copies), start=1)
         ]
+
+    def _recurrences(self, frame: int) -> List[Duplicate]:
+        """The first frame of each other shot that shows ``frame``'s picture."""
+        curve = self.curve
+        if self.hashes is None:
+            return []
+        elsewhere = (curve.shots >= 0) & (curve.shots != curve.shots[frame])
+        same = np.flatnonzero(elsewhere & same_picture(self.hashes, self.hashes[frame]))
+        _, first = np.unique(curve.shots[same], return_index=True)
+        return [Duplicate(int(curve.indices[other]), float(curve.times[other]),
+                          format_timecode(float(curve.times[other])), int(curve.shots[other]))
+                for other in np.sort(same[first])]
 
 
 def _shot_limits(curve: ScoreCurve, per_shot: Optional[int]) -> Dict[int, float]:
@@ -337,6 +420,13 @@ def selection_parameters(curve: ScoreCurve, top: Optional[int], min_gap: float, 
         "per_shot": per_shot if per_shot is not None else
         f"one per {AUTO_SHOT_SECONDS_PER_SPOT:g} s of shot",
         "max_similarity": max_similarity,
+        "duplicates": None if max_similarity is None else {
+            "same_picture_within_hash_bits": MAX_HASH_DISTANCE,
+            "embeddings": _embedding_use(selection),
+            "repeated_shots": [{"shot": shot, "repeats": original} for shot, original in curve.repeats.items()]
+            if len(curve) else [],
+            "candidates_skipped": sum(spot.duplicates_skipped for spot in selection.spots) if selection else 0,
+        },
         "shots": int(curve.shots.max() + 1) if len(curve) else 0,
         "relaxed": selection.relaxed if selection else [],
         "shortfall": selection.shortfall if selection else None,
@@ -353,3 +443,10 @@ def selection_parameters(curve: ScoreCurve, top: Optional[int], min_gap: float, 
             "edge": {"margin_s": rules.EDGE_MARGIN, "at_most_share_of_video": rules.EDGE_SHARE},
         },
     }
+
+
+def _embedding_use(selection: Optional[Selection]) -> str:
+    if selection is None or selection.embeddings_confused is None:
+        return "compared where given"
+    return (f"not compared: they called {selection.embeddings_confused:.0%} of clearly different pictures "
+            f"alike (more than {CONFUSED_SHARE:.0%})")
