@@ -36,7 +36,7 @@ import torch
 from PIL import Image
 
 import vidaesthetic as va
-from vidaesthetic.models import AestheticResNet
+from vidaesthetic.models import AestheticResNet, int8
 from vidaesthetic.models.weights import load_weights, save_weights
 
 STARTED = time.perf_counter()
@@ -219,7 +219,7 @@ class EncoderSpec:
         if self.model != RESNET:
             return f"{self.model} {self.device} b{self.batch_size}"
         layout = "channels-last" if self.channels_last else "NCHW"
-        kind = "fp32" if self.precision == "fp32" else f"{self.precision} autocast"
+        kind = {"fp32": "fp32", "int8": "int8 ONNX Runtime"}.get(self.precision, f"{self.precision} autocast")
         suffix = " compiled" if self.compile else ""
         return f"resnet50 {self.device} {kind} {layout}{suffix} b{self.batch_size}"
 
@@ -395,14 +395,22 @@ def measure_decode(path: str, backend: str, sample_fps: Optional[float], batch_s
     return {"seconds": timing.seconds, "repeats": timing.repeats, "scored": timing.result}
 
 
-def build_model(spec: EncoderSpec, weights: Optional[str]) -> va.AestheticModel:
-    """The model exactly as the pipeline runs it, or the plain float32 network as a reference."""
+def build_model(spec: EncoderSpec, weights: Optional[str], video: str) -> va.AestheticModel:
+    """The model exactly as the pipeline runs it, or the plain float32 network as a reference; an int8
+    network calibrated on ``video``'s first frames, as on a user's first video (cached after that)."""
     if spec.model != RESNET:
         return va.load_model(spec.model, device=spec.device)
     if not spec.channels_last:
         return load_weights(weights).to(spec.device).eval()
-    return va.load_model(spec.model, weights=weights, device=spec.device, precision=spec.precision,
-                         compile=spec.compile)
+    model = va.load_model(spec.model, weights=weights, device=spec.device, precision=spec.precision,
+                          compile=spec.compile)
+    if model.quantized:
+        with va.open_video(video) as source:
+            for batch in source.batches(size=model.input_size):
+                if model.net.calibrated:
+                    break
+                model.score(batch.frames)
+    return model
 
 
 def measure_encoder(spec: EncoderSpec, weights: Optional[str], frames_from: str, repeats: int) -> Dict[str, Any]:
@@ -412,7 +420,7 @@ def measure_encoder(spec: EncoderSpec, weights: Optional[str], frames_from: str,
     The batch is channels-last, as the PyAV and decord backends (and the CUDA path) hand
     frames over, except for the plain network, which gets the NCHW a naive port would.
     """
-    model = build_model(spec, weights)
+    model = build_model(spec, weights, frames_from)
     device = torch.device(spec.device)
     generator = torch.Generator().manual_seed(0)
     batch = torch.randint(0, 256, (spec.batch_size, 3, *model.input_size), dtype=torch.uint8, generator=generator)
@@ -437,7 +445,7 @@ def measure_end_to_end(path: str, config: Config, weights: Optional[str], repeat
                        warmup: int = 1) -> Dict[str, Any]:
     """``score_video`` on the file, model loaded beforehand (loading is paid once per run, not per video)."""
     rss_before = status_mib("VmRSS")
-    model = build_model(config.encoder(), weights)
+    model = build_model(config.encoder(), weights, path)
 
     def run() -> int:
         curve = va.score_video(path, model, sampling=sampling_at(config.sample_fps), batch_size=config.batch_size,
@@ -795,7 +803,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="timed repeats, median reported (default 3, --quick 1)")
     parser.add_argument("--backends", help="decoders for the baseline rows (default: every one installed)")
     parser.add_argument("--model-backends", help="decoders for the ResNet-50 rows (default: pyav on CPU, all on CUDA)")
-    parser.add_argument("--precisions", help="ResNet-50 precisions (default: fp32,bf16 on CPU, bf16 on CUDA)")
+    parser.add_argument("--precisions",
+                        help="ResNet-50 precisions (default: fp32,bf16 on CPU, and int8 with ONNX Runtime; bf16 on CUDA)")
     parser.add_argument("--batch-size", type=int, help="frames per model call (default 32 on CPU, 256 on CUDA)")
     parser.add_argument("--model-sample-fps", type=float,
                         help="ResNet-50 rows score this many frames per second of video, 0 every frame "
@@ -830,9 +839,10 @@ def with_defaults(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     missing = sorted(set(args.backends + args.model_backends) - set(installed))
     if missing:
         parser.error(f"backends not available here: {missing}; installed: {installed}")
-    args.precisions = (args.precisions or ("bf16" if cuda else "fp32,bf16")).split(",")
-    if not set(args.precisions) <= {"fp32", "bf16", "fp16"}:
-        parser.error(f"precisions are fp32, bf16 or fp16, not {args.precisions}")
+    on_cpu = "fp32,bf16,int8" if int8.available() else "fp32,bf16"
+    args.precisions = (args.precisions or ("bf16" if cuda else on_cpu)).split(",")
+    if not set(args.precisions) <= {"fp32", "bf16", "fp16", "int8"}:
+        parser.error(f"precisions are fp32, bf16, fp16 or int8, not {args.precisions}")
     args.batch_size = args.batch_size or (256 if cuda else 32)
     sample = args.model_sample_fps if args.model_sample_fps is not None else (0 if cuda else 10)
     args.model_sample_fps = sample or None

@@ -37,6 +37,8 @@ class AestheticModel(nn.Module):
     architecture: Optional[str] = None
     precision: Optional[torch.dtype] = None
     """Autocast dtype for :meth:`embed` on the model's device (None: float32)."""
+    quantized: bool = False
+    """Whether the network runs in int8 (see :mod:`vidaesthetic.models.int8`)."""
     _weights_id: Optional[str] = None
 
     @property
@@ -73,7 +75,8 @@ class AestheticModel(nn.Module):
             "weights_id": self.weights_id,
             "input_size": list(self.input_size),
             "embedding_dim": self.embedding_dim,
-            "precision": str(self.precision).replace("torch.", "") if self.precision else "float32",
+            "precision": "int8" if self.quantized else str(self.precision).replace("torch.", "") if self.precision
+            else "float32",
         }
 
     def autocast(self) -> ContextManager[object]:

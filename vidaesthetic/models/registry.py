@@ -24,7 +24,8 @@ from .._internal.locks import folder_lock
 from ..errors import InputError, ModelError, PathLike, VidaestheticError
 from . import release
 from .base import AestheticModel
-from .slim_resnet import PAPER_MODEL
+from . import int8
+from .slim_resnet import PAPER_MODEL, AestheticResNet
 from .spec import MODELS, ModelSpec, model_spec  # noqa: F401  (MODELS: the CLI's --model choices)
 from .weights import load_weights
 
@@ -35,7 +36,7 @@ FALLBACK_MODEL = "baseline"
 """What the default model falls back to when its weights cannot be found."""
 CACHE_ENVIRONMENT = "VIDAESTHETIC_CACHE"
 OFFLINE_ENVIRONMENT = "VIDAESTHETIC_OFFLINE"
-PRECISIONS = {"auto": None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = {"auto": None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": None}
 
 GET_LEARNED_MODEL = "run `vidaesthetic weights fetch` (or `weights import` for files you have) to install the paper's model"
 
@@ -157,7 +158,9 @@ def load_model(
             With no ``name``, the file's own architecture decides the model.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or a torch device.
         precision: ``"auto"`` (bfloat16 autocast on CUDA, float32 elsewhere),
-            ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+            ``"fp32"`` (exact agreement with the authors), ``"bf16"``,
+            ``"fp16"``, or ``"int8"`` (the paper's ResNet on a CPU, with the
+            ``int8`` extra installed; see :mod:`vidaesthetic.models.int8`).
         compile: compile the network with ``torch.compile`` (faster once warm;
             the first batch takes tens of seconds).
     """
@@ -186,6 +189,8 @@ def load_model(
 def _accelerate(model: AestheticModel, device: torch.device, precision: str, compile: bool) -> AestheticModel:
     """Place the model for speed: channels-last memory, and autocast on CUDA unless fp32 is asked for."""
     model = model.to(device=device, memory_format=torch.channels_last).eval()
+    if precision == "int8":
+        return _quantized(model, device)
     chosen = PRECISIONS[precision]
     if precision == "auto" and device.type == "cuda":
         chosen = torch.bfloat16
@@ -196,4 +201,15 @@ def _accelerate(model: AestheticModel, device: torch.device, precision: str, com
     if compile:
         for name, network in model.named_children():
             setattr(model, name, torch.compile(network))
+    return model
+
+
+def _quantized(model: AestheticModel, device: torch.device) -> AestheticModel:
+    if device.type != "cpu" or not isinstance(model, AestheticResNet):
+        raise InputError(f"int8 runs the paper's ResNet on a CPU only, not {model.name} on {device.type}")
+    if not int8.available():
+        raise InputError("int8 needs ONNX Runtime: pip install 'vidaesthetic[int8]'")
+    cache = int8.cache_file(cache_dir(), model.weights_id, model.input_size)
+    model.net = int8.Int8Network(model.net, model.input_size, cache)
+    model.quantized = True
     return model
