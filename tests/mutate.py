@@ -31,13 +31,14 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 
-QUICK_SELECTION_TESTS = ["tests/test_rules.py", "tests/test_spots.py", "tests/test_smoothing.py", "tests/test_plot.py"]
-SLOW_SELECTION_TESTS = ["tests/test_shots.py", "tests/test_labels.py", "tests/test_picks.py", "tests/test_duplicates.py"]
+QUICK_SELECTION_TESTS = ["tests/test_rules.py", "tests/test_spots.py", "tests/test_duplicates.py", "tests/test_smoothing.py",
+                         "tests/test_plot.py"]
+SLOW_SELECTION_TESTS = ["tests/test_shots.py", "tests/test_labels.py", "tests/test_picks.py"]
 TARGETS: Dict[str, Tuple[str, List[List[str]]]] = {
     # module: (source file, the test files that cover it: quick unit tests first, then the slower ones)
     "spots": ("vidaesthetic/curve/spots.py", [QUICK_SELECTION_TESTS, SLOW_SELECTION_TESTS]),
     "shots": ("vidaesthetic/curve/shots.py", [QUICK_SELECTION_TESTS, SLOW_SELECTION_TESTS]),
-    "duplicates": ("vidaesthetic/curve/duplicates.py", [QUICK_SELECTION_TESTS, SLOW_SELECTION_TESTS]),
+    "duplicates": ("vidaesthetic/curve/duplicates.py", [QUICK_SELECTION_TESTS, ["tests/test_loops.py"]]),
     "smoothing": ("vidaesthetic/curve/smoothing.py", [QUICK_SELECTION_TESTS, ["tests/test_shots.py", "tests/test_stream.py"]]),
     "export": ("vidaesthetic/output/folder.py",
                [["tests/test_folder.py", "tests/test_plot.py", "tests/test_markers.py"],

@@ -1,92 +1,15 @@
-"""Content that recurs gives one spot per distinct moment, whichever model and mode."""
-
-import json
-from dataclasses import replace
+"""When two frames show the same picture, and what the picker does with copies: hashes and hand-built curves."""
 
 import numpy as np
 import pytest
 import torch
 
-from vidaesthetic import ScoreCurve, SpotSettings, VideoInfo, choose_spots, extract_spots, load_model, score_video
+from media import textured
+from vidaesthetic import ScoreCurve, VideoInfo, choose_spots
 from vidaesthetic.curve.duplicates import MAX_HASH_DISTANCE, confusion, hash_distances
 from vidaesthetic.curve.framestats import FrameMeasures
-from vidaesthetic.models.slim_resnet import AestheticResNet
-from vidaesthetic.output.folder import SCORES_FILE
-
-from media import panning_shots, repeat_video, textured, write_video
 
 FPS = 10
-SHOT_SECONDS = 2.4
-SEEDS = (1, 2, 3)
-PERIOD = len(SEEDS) * SHOT_SECONDS
-
-
-@pytest.fixture(scope="module")
-def models():
-    torch.manual_seed(0)
-    return {"baseline": load_model("baseline"), "resnet50": AestheticResNet(depth=50)}
-
-
-@pytest.fixture(scope="module")
-def looped(tmp_path_factory):
-    """One encoded segment of three panning shots, and the same packets three times over."""
-    folder = tmp_path_factory.mktemp("looped")
-    segment = write_video(folder / "segment.mp4", panning_shots(SEEDS, SHOT_SECONDS, FPS), fps=FPS)
-    return segment, repeat_video(segment, folder / "looped.mp4", 3)
-
-
-def spot_times(video, out_dir, model, **settings):
-    document = extract_spots(video, out_dir, model, SpotSettings(progress=False, **settings))
-    return document, [spot["time"] for spot in document["spots"]]
-
-
-def phase_distances(times, others):
-    """Distances between each of ``times`` and each of ``others`` once whole periods are taken away."""
-    distances = np.abs(np.mod(np.asarray(times)[:, None] - np.asarray(others)[None], PERIOD))
-    return np.minimum(distances, PERIOD - distances)
-
-
-def closest_pair(times):
-    distances = phase_distances(times, times)
-    return distances[np.triu_indices(len(times), k=1)].min() if len(times) > 1 else np.inf
-
-
-@pytest.mark.parametrize("fast", [False, True], ids=["dense", "fast"])
-@pytest.mark.parametrize("name", ["baseline", "resnet50"])
-def test_a_loop_gives_each_moment_once(looped, models, tmp_path, name, fast):
-    segment, loop = looped
-    document, times = spot_times(loop, tmp_path / "loop", models[name], fast=fast)
-    assert closest_pair(times) > 1.01 / FPS, times
-    assert len(times) == len(SEEDS)
-    if not fast:  # fast mode sees no cuts yet: the segment alone is one 7 s shot, with one spot
-        assert len(spot_times(segment, tmp_path / "once", models[name])[1]) == len(SEEDS)
-        for spot in document["spots"]:  # each spot's copies in the other two loops are accounted for
-            copies = [duplicate["time"] for duplicate in spot["duplicates"]]
-            assert len(copies) == 2 and (phase_distances([spot["time"]], copies) < 1.01 / FPS).all()
-        skipped = [spot["duplicates_skipped"] for spot in document["spots"]]
-        assert document["selection"]["duplicates"]["candidates_skipped"] == sum(skipped) > 0
-        assert [entry["repeats"] for entry in document["selection"]["duplicates"]["repeated_shots"]] == [0, 1, 2] * 2
-
-
-@pytest.mark.parametrize("fast", [False, True], ids=["dense", "fast"])
-@pytest.mark.parametrize("name", ["baseline", "resnet50"])
-def test_a_count_beyond_the_distinct_pictures_falls_back_to_them(tmp_path, models, name, fast):
-    """Three still pictures shown three times: asked for nine spots, a user gets the three pictures."""
-    stills = [textured(96, 64, seed) for seed in SEEDS]
-    segment = write_video(tmp_path / "stills.mp4", (still for still in stills for _ in range(20)), fps=FPS)
-    loop = repeat_video(segment, tmp_path / "looped.mp4", 3)
-    document, times = spot_times(loop, tmp_path / "out", models[name], fast=fast, top=9)
-    pictures = [int(np.mod(time, 6.0) // 2.0) for time in times]
-    assert len(set(pictures)) == len(pictures), times  # never one picture twice
-    # Fast mode sees no cuts yet: a still scored below its neighbours lies on a slope, never a peak.
-    assert sorted(pictures) == [0, 1, 2] or fast and len(pictures) == 2
-    assert document["selection"]["shortfall"].startswith(f"{len(times)} of 9")
-
-
-def test_copies_are_kept_when_the_check_is_off(looped, models, tmp_path):
-    _, loop = looped
-    _, times = spot_times(loop, tmp_path, models["baseline"], top=6, max_similarity=None)
-    assert len(times) == 6 and closest_pair(times) < 1.01 / FPS
 
 
 def test_the_same_picture_hashes_alike_and_different_pictures_do_not():
@@ -152,18 +75,3 @@ def test_embeddings_that_call_different_pictures_alike_are_not_used():
     near = {**apart, 14: apart[15] + 0.01}  # frame 14 is another picture that the embedding calls alike
     used = choose_spots(curve, top=3, min_gap=0.0, embeddings=near)
     assert [spot.frame_index for spot in used.spots] == [15, 13, 12] and used.embeddings_confused is None
-
-
-def test_scores_saved_without_hashes_are_scored_again(looped, models, tmp_path):
-    segment, _ = looped
-    curve = score_video(segment, models["baseline"])
-    assert curve.hashes.shape == (len(curve), 32)
-    cache = tmp_path / SCORES_FILE
-    cache.write_text(json.dumps(replace(curve, hashes=None).to_dict()))
-    assert ScoreCurve.load(cache).hashes is None
-    assert (score_video(segment, models["baseline"], cache=cache).hashes == curve.hashes).all()
-    saved = curve.to_dict()
-    saved["frames"]["raw"][0] = -1.0  # marks the saved curve, to show it is the one reused
-    cache.write_text(json.dumps(saved))
-    reused = score_video(segment, models["baseline"], cache=cache)
-    assert reused.raw[0] == -1.0 and (reused.hashes == curve.hashes).all()

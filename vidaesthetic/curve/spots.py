@@ -5,9 +5,10 @@ candidate, other peaks need enough prominence. A candidate is kept only if
 it is at least ``min_gap`` seconds from every better spot, its shot does
 not already have its share of spots, and it does not show the same picture
 as a better spot (see :mod:`vidaesthetic.curve.duplicates`), so neither a
-static shot nor content that recurs fills the list with copies, and a shot
-that repeats an earlier one shares its spots. Within a short window around each peak the frame with the
-best raw score is chosen: the crispest frame of the best moment. Defective frames
+static shot nor content that recurs fills the list with copies; a shot that
+repeats an earlier one shares its spots. Within a short window around each
+peak the frame with the best raw score is chosen: the crispest frame of the
+best moment. Defective frames
 (blank, blurred, fading) are never picked, and frames next to a cut or an
 end of the video only when nothing else qualifies (see
 :mod:`vidaesthetic.curve.shots`).
