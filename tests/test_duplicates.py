@@ -6,7 +6,7 @@ import torch
 
 from media import textured
 from vidaesthetic import ScoreCurve, VideoInfo, choose_spots
-from vidaesthetic.curve.duplicates import MAX_HASH_DISTANCE, confusion, hash_distances
+from vidaesthetic.curve.duplicates import MAX_HASH_DISTANCE, confusion, hash_distances, same_picture
 from vidaesthetic.curve.framestats import FrameMeasures
 
 FPS = 10
@@ -75,3 +75,19 @@ def test_embeddings_that_call_different_pictures_alike_are_not_used():
     near = {**apart, 14: apart[15] + 0.01}  # frame 14 is another picture that the embedding calls alike
     used = choose_spots(curve, top=3, min_gap=0.0, embeddings=near)
     assert [spot.frame_index for spot in used.spots] == [15, 13, 12] and used.embeddings_confused is None
+
+
+def flipped(hash_, bits):
+    """``hash_`` with its first ``bits`` bits flipped."""
+    mask = np.packbits(np.arange(hash_.size * 8) < bits)
+    return np.bitwise_xor(hash_, mask)
+
+
+def test_the_same_picture_is_within_twenty_bits_and_clearly_different_beyond_forty():
+    one = random_hashes(1, 3)[0]
+    assert [bool(same_picture(flipped(one, bits)[None], one)[0]) for bits in (0, 20, 21)] == [True, True, False]
+    at_60_degrees = np.array([[10.0, 0.0], [5.0, 5.0 * np.sqrt(3)]])  # cosine 0.5, norms 10
+    assert confusion(np.stack([one, flipped(one, 41)]), at_60_degrees, 0.95) == 0.0
+    assert confusion(np.stack([one, flipped(one, 41)]), at_60_degrees, 0.4) == 1.0
+    assert confusion(np.stack([one, flipped(one, 40)]), at_60_degrees, 0.4) == 0.0  # not clearly different
+    assert confusion(np.stack([one, one]), at_60_degrees, -1.0) == 0.0  # no different pictures: nothing to judge

