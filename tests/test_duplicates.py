@@ -89,5 +89,6 @@ def test_the_same_picture_is_within_twenty_bits_and_clearly_different_beyond_for
     at_60_degrees = np.array([[10.0, 0.0], [5.0, 5.0 * np.sqrt(3)]])  # cosine 0.5, norms 10
     assert confusion(np.stack([one, flipped(one, 41)]), at_60_degrees, 0.95) == 0.0
     assert confusion(np.stack([one, flipped(one, 41)]), at_60_degrees, 0.4) == 1.0
+    assert confusion(np.stack([one, flipped(one, 41)]), at_60_degrees, 0.5) == 0.0  # alike means above the limit
     assert confusion(np.stack([one, flipped(one, 40)]), at_60_degrees, 0.4) == 0.0  # not clearly different
     assert confusion(np.stack([one, one]), at_60_degrees, -1.0) == 0.0  # no different pictures: nothing to judge
