@@ -6,7 +6,7 @@ import torch
 
 from media import textured
 from vidaesthetic import ScoreCurve, VideoInfo, choose_spots
-from vidaesthetic.curve.duplicates import MAX_HASH_DISTANCE, confusion, hash_distances, same_picture
+from vidaesthetic.curve.duplicates import MAX_HASH_DISTANCE, confusion, hash_distances, repeated_shots, same_picture
 from vidaesthetic.curve.framestats import FrameMeasures
 
 FPS = 10
@@ -92,3 +92,15 @@ def test_the_same_picture_is_within_twenty_bits_and_clearly_different_beyond_for
     assert confusion(np.stack([one, flipped(one, 41)]), at_60_degrees, 0.5) == 0.0  # alike means above the limit
     assert confusion(np.stack([one, flipped(one, 40)]), at_60_degrees, 0.4) == 0.0  # not clearly different
     assert confusion(np.stack([one, one]), at_60_degrees, -1.0) == 0.0  # no different pictures: nothing to judge
+
+
+def test_a_shot_repeats_an_earlier_one_when_most_of_three_probes_show_its_pictures():
+    """The probes are a shot's first, middle and last pickable frames."""
+    shots = np.repeat([0, 1, 2], 10)
+    hashes = random_hashes(30, 4)
+    hashes[10], hashes[19] = hashes[2], hashes[7]  # shot 1's first and last frames show shot 0's pictures
+    pickable = shots != 2  # shot 2 has no frame that may be picked
+    assert repeated_shots(hashes, shots, pickable) == {1: 0}
+    hashes[19] = random_hashes(1, 5)[0]  # now one probe of three
+    assert repeated_shots(hashes, shots, pickable) == {}
+    assert repeated_shots(None, shots, pickable) == {}
