@@ -404,12 +404,9 @@ def build_model(spec: EncoderSpec, weights: Optional[str], video: str) -> va.Aes
         return load_weights(weights).to(spec.device).eval()
     model = va.load_model(spec.model, weights=weights, device=spec.device, precision=spec.precision,
                           compile=spec.compile)
-    if model.quantized:
+    if model.quantized and not model.net.calibrated:
         with va.open_video(video) as source:
-            for batch in source.batches(size=model.input_size):
-                if model.net.calibrated:
-                    break
-                model.score(batch.frames)
+            model.score(next(iter(source.batches(size=model.input_size))).frames)  # the first batch calibrates
     return model
 
 

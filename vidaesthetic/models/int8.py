@@ -72,10 +72,10 @@ class Int8Network(nn.Module):
         return self.net.width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._session is None and len(x) < MIN_CALIBRATION_FRAMES:
+            return self.net(x)
         inputs = x.detach().to(torch.float32).contiguous().cpu().numpy()
         if self._session is None:
-            if len(inputs) < MIN_CALIBRATION_FRAMES:
-                return self.net(x)
             log.info("calibrating the int8 network on %d frames (once per weights file)",
                      min(len(inputs), CALIBRATION_FRAMES))
             quantize(self.net, self.input_size, inputs[:CALIBRATION_FRAMES], self.cache)
