@@ -40,8 +40,9 @@ def write_video(
     rotation: Optional[int] = None,
     sample_aspect_ratio: Optional[Fraction] = None,
     pix_fmt: str = "yuv420p",
+    options: Optional[dict] = None,
 ) -> Path:
-    """Encode RGB frames; ``pts`` (in ``time_base`` units) makes variable frame rates."""
+    """Encode RGB frames; ``pts`` (in ``time_base`` units) makes variable frame rates; ``options`` go to the encoder."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.pix_fmt = pix_fmt
@@ -49,7 +50,7 @@ def write_video(
             stream.time_base = time_base
             stream.codec_context.time_base = time_base
         if codec == "libx264":
-            stream.options = {"preset": "ultrafast", "crf": "18"}
+            stream.options = {"preset": "ultrafast", "crf": "18", **(options or {})}
         if sample_aspect_ratio is not None:
             stream.codec_context.sample_aspect_ratio = sample_aspect_ratio
         if rotation is not None:

@@ -48,21 +48,30 @@ def closest_pair(times):
     return distances[np.triu_indices(len(times), k=1)].min() if len(times) > 1 else np.inf
 
 
-@pytest.mark.parametrize("fast", [False, True], ids=["dense", "fast"])
-@pytest.mark.parametrize("name", ["baseline", "resnet50"])
+SPARSE_REPEATS = pytest.mark.xfail(strict=True, reason=(
+    "fast mode finds repeated shots among the frames it scored only; in a panning loop its frames rarely "
+    "land on the same picture twice, so a copy can count as a shot of its own"))
+
+
+@pytest.mark.parametrize("name, fast", [("baseline", False), ("baseline", True), ("resnet50", False),
+                                        pytest.param("resnet50", True, marks=SPARSE_REPEATS)],
+                         ids=["baseline-dense", "baseline-fast", "resnet50-dense", "resnet50-fast"])
 def test_a_loop_gives_each_moment_once(looped, models, tmp_path, name, fast):
     segment, loop = looped
     document, times = spot_times(loop, tmp_path / "loop", models[name], fast=fast)
     assert closest_pair(times) > 1.01 / FPS, times
     assert len(times) == len(SEEDS)
-    if not fast:  # fast mode sees no cuts yet: the segment alone is one 7 s shot, with one spot
-        assert len(spot_times(segment, tmp_path / "once", models[name])[1]) == len(SEEDS)
-        for spot in document["spots"]:  # each spot's copies in the other two loops are accounted for
-            copies = [duplicate["time"] for duplicate in spot["duplicates"]]
-            assert len(copies) == 2 and (phase_distances([spot["time"]], copies) < 1.01 / FPS).all()
-        skipped = [spot["duplicates_skipped"] for spot in document["spots"]]
-        assert document["selection"]["duplicates"]["candidates_skipped"] == sum(skipped) > 0
-        assert [entry["repeats"] for entry in document["selection"]["duplicates"]["repeated_shots"]] == [0, 1, 2] * 2
+    assert len(spot_times(segment, tmp_path / "once", models[name], fast=fast)[1]) == len(SEEDS)
+    # Each spot's copies in the other two loops are accounted for; fast mode knows only the frames it scored.
+    for spot in document["spots"]:
+        copies = [duplicate["time"] for duplicate in spot["duplicates"]]
+        assert len(copies) == 2 or fast and len(copies) <= 2
+        assert (phase_distances([spot["time"]], copies) < 1.01 / FPS).all()
+    skipped = [spot["duplicates_skipped"] for spot in document["spots"]]
+    assert document["selection"]["duplicates"]["candidates_skipped"] == sum(skipped) > 0
+    repeated = document["selection"]["duplicates"]["repeated_shots"]
+    assert all(entry["shot"] % 3 == entry["repeats"] % 3 for entry in repeated)  # never a false repeat
+    assert [entry["repeats"] for entry in repeated] == [0, 1, 2] * 2 or fast
 
 
 @pytest.mark.parametrize("fast", [False, True], ids=["dense", "fast"])
@@ -75,8 +84,7 @@ def test_a_count_beyond_the_distinct_pictures_falls_back_to_them(tmp_path, model
     document, times = spot_times(loop, tmp_path / "out", models[name], fast=fast, top=9)
     pictures = [int(np.mod(time, 6.0) // 2.0) for time in times]
     assert len(set(pictures)) == len(pictures), times  # never one picture twice
-    # Fast mode sees no cuts yet: a still scored below its neighbours lies on a slope, never a peak.
-    assert sorted(pictures) == [0, 1, 2] or fast and len(pictures) == 2
+    assert sorted(pictures) == [0, 1, 2]
     assert document["selection"]["shortfall"].startswith(f"{len(times)} of 9")
 
 

@@ -3,7 +3,7 @@
 A live source (a network stream, a pipe, a webcam; see
 :func:`vidaesthetic.video.open_live`) has no end to wait for and cannot be
 read twice, so it is scored in one pass, by the same per-batch step as a
-file (:func:`vidaesthetic.curve.scoring.score_batch`), with the causal
+file (:func:`vidaesthetic.curve.scoring.embed_batch`), with the causal
 Kalman filter (:class:`CausalSmoother`): one score per frame as frames
 arrive. When the model falls behind a live source, :func:`stream_scores`
 drops the oldest queued frames (and counts them) so that latency stays
@@ -24,7 +24,7 @@ import numpy as np
 
 from .._internal.atomic import OutputSet
 from ..curve.framestats import FrameMeasures
-from ..curve.scoring import report_corrupt, score_batch
+from ..curve.scoring import embed_batch, report_corrupt
 from ..curve.shots import blank
 from ..curve.smoothing import CausalSmoother
 from ..errors import InputError, PathLike, VideoError
@@ -189,7 +189,8 @@ def _scored(
         measure = FrameMeasures()
         best_score = best_time = math.nan
         for batch in live.batches(batch_size=batch_size, size=model.input_size, sampling=sampling):
-            scores, _, measures = score_batch(model, batch.frames.to(model.device), measure)
+            frames = batch.frames.to(model.device)
+            (scores, _), measures = embed_batch(model, frames), measure(frames)
             for time, score, mean, spread in zip(batch.times.tolist(), scores.tolist(),
                                                  measures["luma_mean"].tolist(), measures["luma_std"].tolist()):
                 smoothed = smoother.update(time, score)

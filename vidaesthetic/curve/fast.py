@@ -1,21 +1,24 @@
 """Fast mode: find the same spots while scoring a fraction of the frames.
 
-1. A coarse pass scores ``coarse_fps`` frames per second, decoding only
-   reference frames where the codec allows.
-2. Around the best candidate peaks of that smoothed curve, a second pass
-   scores ``refine_fps`` frames per second within one coarse period.
-3. Around the refined peaks, every frame within ``dense_window`` seconds is
-   scored, so the chosen frame is the same one a dense run would choose.
+1. A coarse pass decodes only reference frames where the codec allows
+   (every frame otherwise), measures each of them and finds the hard cuts
+   among them as dense mode does, but runs the model on only
+   ``coarse_fps`` frames per second.
+2. Around the candidates that the spot picker chooses on that curve (the
+   spots wanted and a couple more, by the same shot, defect, edge and count
+   rules as dense mode), a second pass scores ``refine_fps`` frames per
+   second within one coarse period.
+3. Around the refined candidates, every frame within ``dense_window``
+   seconds is scored, so the chosen frame is the one a dense run would choose.
 
-The three passes are merged into one curve (the Kalman smoother handles its
-uneven spacing), on which spots are found as usual, except that hard cuts
-are not detected (they cannot be told from motion between coarse samples).
+The passes are merged into one curve (the Kalman smoother handles its uneven
+spacing) that carries the coarse pass's cuts, on which spots are found as usual.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -26,7 +29,7 @@ from .framestats import MEASURES
 from .record import ScoreCurve
 from .scoring import score_video
 from .smoothing import DEFAULT_TIME_CONSTANT, smooth
-from .spots import DEFAULT_MIN_GAP, find_spots
+from .spots import DEFAULT_MIN_GAP, DEFAULT_MIN_PROMINENCE, automatic_count, find_spots
 
 DEFAULT_COARSE_FPS = 2.0
 DEFAULT_REFINE_FPS = 8.0
@@ -45,6 +48,8 @@ def score_video_fast(
     dense_window: float = DEFAULT_DENSE_WINDOW,
     time_constant: float = DEFAULT_TIME_CONSTANT,
     min_gap: float = DEFAULT_MIN_GAP,
+    min_prominence: float = DEFAULT_MIN_PROMINENCE,
+    per_shot: Optional[int] = None,
     batch_size: int = 32,
     backend: str = "auto",
     progress: Optional[bool] = None,
@@ -53,19 +58,21 @@ def score_video_fast(
 
     Args:
         top: how many spots will be asked for (None: the automatic count);
-            that many peaks, and a couple more, are refined.
+            that many candidates, and a couple more, are refined.
         coarse_fps, refine_fps, dense_window: the three passes' rates and window.
-        time_constant, min_gap: as given later to :func:`smooth` and :func:`find_spots`.
+        time_constant, min_gap, min_prominence, per_shot: as given later to
+            :func:`smooth` and :func:`find_spots`, so that candidates follow the same rules.
     """
     model = model if model is not None else load_model()
     source = video if isinstance(video, VideoSource) else open_video(video, backend=backend)
     options = {"batch_size": batch_size, "progress": progress}
+    picking = {"min_gap": min_gap, "min_prominence": min_prominence, "per_shot": per_shot}
     try:
-        curves = [score_video(source, model, sampling=Sampling(fps=coarse_fps), reference_only=True, **options)]
-        wanted = None if top is None else top + EXTRA_CANDIDATES
+        curves = [score_video(source, model, sampling=Sampling(fps=coarse_fps), reference_only=True, find_cuts=True,
+                              **options)]
         for sampling, reach in ((Sampling(fps=refine_fps), 1.0 / coarse_fps), (Sampling(), dense_window)):
-            peaks = _peak_times(merge_curves(curves), wanted, time_constant, min_gap)
-            curves.append(score_video(source, model, sampling=sampling, spans=_windows(peaks, reach), **options))
+            candidates = _candidate_times(smooth(merge_curves(curves), time_constant), top, picking)
+            curves.append(score_video(source, model, sampling=sampling, spans=_windows(candidates, reach), **options))
     finally:
         if source is not video:
             source.close()
@@ -75,9 +82,10 @@ def score_video_fast(
     return merged
 
 
-def _peak_times(curve: ScoreCurve, top: Optional[int], time_constant: float, min_gap: float) -> List[float]:
-    spots = find_spots(smooth(curve, time_constant), top=top, min_gap=min_gap)
-    return sorted(spot.time for spot in spots)
+def _candidate_times(curve: ScoreCurve, top: Optional[int], picking: Dict[str, Any]) -> List[float]:
+    """The spots the picker would choose now, and ``EXTRA_CANDIDATES`` more in case refining reorders them."""
+    wanted = top if top is not None else automatic_count(curve, picking["per_shot"])
+    return sorted(spot.time for spot in find_spots(curve, top=wanted + EXTRA_CANDIDATES, **picking))
 
 
 def _windows(centres: Sequence[float], reach: float) -> List[Tuple[float, float]]:
@@ -102,8 +110,8 @@ def merge_curves(curves: Sequence[ScoreCurve]) -> ScoreCurve:
 
     times = joined("times")
     order = np.argsort(times, kind="stable")
-    # Between coarse samples motion changes a picture as much as a cut does, so
-    # a merged curve carries no cut measure: its shots are split by blank runs only.
+    # Each pass measured change from its own previous frame, which means nothing in the
+    # merged order: its shots come from the cuts the coarse pass found on every frame it decoded.
     measured = {name: joined(name)[order] for name in (*MEASURES, "hashes")
                 if name != "change" and all(getattr(c, name) is not None for c in curves)}
     return replace(
@@ -114,6 +122,7 @@ def merge_curves(curves: Sequence[ScoreCurve]) -> ScoreCurve:
         **measured,
         corrupt_frames=sum(curve.corrupt_frames for curve in curves),
         change=None,
+        cuts=next((curve.cuts for curve in curves if curve.cuts is not None), None),
         smoothed=None,
         smoothing=None,
         embeddings=None,

@@ -48,6 +48,9 @@ class ScoreCurve:
         hashes: N x 32 uint8 perceptual hashes, by which the same picture is known
             wherever it recurs (see :mod:`vidaesthetic.curve.duplicates`); None in
             curves saved by older versions.
+        cuts: times (s) of the hard cuts, when they were found on more frames than
+            were scored (fast mode's coarse pass measures every frame it decodes);
+            None when the curve's own ``change`` shows them.
         smoothed: Kalman-smoothed scores, once :func:`vidaesthetic.smooth` has run.
         embeddings: float16 embeddings (N x D) when asked for.
 
@@ -74,6 +77,7 @@ class ScoreCurve:
     sharpness: Optional[np.ndarray] = None
     change: Optional[np.ndarray] = None
     hashes: Optional[np.ndarray] = None
+    cuts: Optional[np.ndarray] = None
     _classes: Optional["FrameClasses"] = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -143,6 +147,7 @@ class ScoreCurve:
             "sampling": self.sampling,
             "smoothing": self.smoothing,
             "corrupt_frames": self.corrupt_frames,
+            "cuts": None if self.cuts is None else self.cuts.tolist(),
             "frames": {
                 "index": self.indices.tolist(),
                 "time": self.times.tolist(),
@@ -195,6 +200,7 @@ class ScoreCurve:
                 embeddings=embeddings,
                 sharpness=optional("sharpness"),
                 change=optional("change"),
+                cuts=None if document.get("cuts") is None else np.asarray(document["cuts"], dtype=np.float64),
                 hashes=None if hashes is None else np.frombuffer(bytes.fromhex("".join(hashes)), dtype=np.uint8)
                 .reshape(len(hashes), HASH_BYTES),
             )

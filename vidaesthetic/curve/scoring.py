@@ -15,9 +15,10 @@ from .._internal.prefetch import prefetch
 from ..errors import InputError, PathLike, VideoError
 from ..models import AestheticModel, load_model
 from ..video import Sampling, VideoSource, open_video
-from ..video.types import Span
+from ..video.types import FrameBatch, Span
 from .framestats import HASH_BYTES, MEASURES, FrameMeasures
 from .record import ScoreCurve, file_fingerprint
+from .shots import cut_spikes
 
 log = logging.getLogger("vidaesthetic")
 
@@ -38,6 +39,7 @@ def score_video(
     progress: Optional[bool] = None,
     spans: Optional[Sequence[Span]] = None,
     reference_only: bool = False,
+    find_cuts: bool = False,
 ) -> ScoreCurve:
     """Score every sampled frame of a video (or of its ``spans``).
 
@@ -55,6 +57,9 @@ def score_video(
         spans: score only frames presented within these (start, end) spans (seconds).
         reference_only: decode only frames that others refer to where the
             codec allows (cheaper; for coarse passes, see :mod:`vidaesthetic.curve.fast`).
+        find_cuts: measure every frame the pass decodes but score only the
+            sampled ones, and keep the hard cuts found between the measured
+            frames as the curve's ``cuts`` (measuring costs little beside the model).
 
     Returns:
         The raw :class:`ScoreCurve` (not yet smoothed).
@@ -71,11 +76,11 @@ def score_video(
             except InputError:
                 cached = None
             complete = cached is not None and cached.hashes is not None and (
-                not keep_embeddings or cached.embeddings is not None)
+                not keep_embeddings or cached.embeddings is not None) and (not find_cuts or cached.cuts is not None)
             if complete and cached.matches(fingerprint, model.describe(), sampling.describe()):
                 return cached
         part = {"spans": spans, "reference_only": reference_only}
-        return _score(source, model, sampling, part, batch_size, keep_embeddings, fingerprint, progress)
+        return _score(source, model, sampling, part, batch_size, keep_embeddings, find_cuts, fingerprint, progress)
     finally:
         if source is not video:
             source.close()
@@ -88,6 +93,7 @@ def _score(
     part: Dict[str, Any],
     batch_size: int,
     keep_embeddings: bool,
+    find_cuts: bool,
     fingerprint: dict,
     progress: Optional[bool],
 ) -> ScoreCurve:
@@ -100,9 +106,12 @@ def _score(
     hashes = bytearray()
     measure = FrameMeasures()
     embeddings: List[np.ndarray] = []
+    measured: Dict[str, List[float]] = {"times": [], "change": []}  # every decoded frame, when finding cuts
+    scored = sampling.selector()
 
     def decoded():
-        for batch in source.batches(batch_size=batch_size, size=model.input_size, sampling=sampling, **part):
+        decoding = Sampling() if find_cuts else sampling
+        for batch in source.batches(batch_size=batch_size, size=model.input_size, sampling=decoding, **part):
             if pin:
                 batch.frames = batch.frames.contiguous(memory_format=torch.channels_last).pin_memory()
             yield batch
@@ -117,7 +126,17 @@ def _score(
     )
     with bar:
         for batch in prefetch(decoded):
-            raw, embedding, measures = score_batch(model, batch.frames.to(device, non_blocking=pin), measure)
+            frames = batch.frames.to(device, non_blocking=pin)
+            measures = measure(frames)
+            if find_cuts:
+                measured["times"].extend(batch.times.tolist())
+                measured["change"].extend(measures["change"].tolist())
+                keep = np.array([scored.take(i, t) for i, t in zip(batch.indices.tolist(), batch.times.tolist())])
+                if not keep.any():
+                    continue
+                frames, measures = frames[torch.from_numpy(keep).to(device)], {k: v[keep] for k, v in measures.items()}
+                batch = FrameBatch(batch.frames[keep], batch.indices[keep], batch.times[keep])
+            raw, embedding = embed_batch(model, frames)
             columns["raw"].extend(raw.tolist())
             for name in MEASURES:
                 columns[name].extend(measures[name].tolist())
@@ -146,21 +165,25 @@ def _score(
         source={**fingerprint, "backend": source.backend},
         corrupt_frames=source.corrupt_frames,
         embeddings=np.concatenate(embeddings)[order] if keep_embeddings else None,
+        cuts=_cut_times(measured) if find_cuts else None,
     )
 
 
-@torch.inference_mode()
-def score_batch(
-    model: AestheticModel, frames: torch.Tensor, measure: FrameMeasures
-) -> Tuple[torch.Tensor, torch.Tensor, Dict[str, torch.Tensor]]:
-    """The step of scoring every pass shares: (scores, embeddings, frame measures) of one batch.
+def _cut_times(measured: Dict[str, List[float]]) -> np.ndarray:
+    order = np.argsort(np.asarray(measured["times"]), kind="stable")
+    times, change = np.asarray(measured["times"])[order], np.asarray(measured["change"])[order]
+    return times[cut_spikes(times, change)]
 
-    ``frames`` are on the model's device; ``measure`` carries the change
-    measure from one batch to the next. The score is the embedding's L2 norm.
+
+@torch.inference_mode()
+def embed_batch(model: AestheticModel, frames: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The step of scoring every pass shares: (scores, embeddings) of a batch on the model's device.
+
+    The score is the embedding's L2 norm.
     """
     with model.autocast():
         embedding = model.embed(frames)
-    return torch.linalg.vector_norm(embedding.float(), dim=1), embedding, measure(frames)
+    return torch.linalg.vector_norm(embedding.float(), dim=1), embedding
 
 
 def report_corrupt(source: VideoSource) -> None:

@@ -47,6 +47,7 @@ CUT_WINDOW = 5
 CUT_MARGIN = 0.2
 MAX_CUT_GAP = 0.25
 FADE_RATIO = 0.6
+TIME_TOLERANCE = 1e-6
 MIN_SHOT = 0.5
 EDGE_MARGIN = 0.5
 EDGE_SHARE = 0.1
@@ -82,14 +83,32 @@ def blank_frames(curve: ScoreCurve) -> np.ndarray:
 def cut_frames(curve: ScoreCurve) -> np.ndarray:
     """Frames that start a new shot with a hard cut.
 
-    Only judged between frames scored close together (``MAX_CUT_GAP``): over
-    longer gaps ordinary motion changes a picture as much as a cut does.
+    A curve that carries its :attr:`~ScoreCurve.cuts` (found on more frames
+    than were scored, see :mod:`vidaesthetic.curve.fast`) starts a shot at the
+    first frame at or after each cut; any other curve finds them with
+    :func:`cut_spikes` on its own frames.
     """
-    if curve.change is None or len(curve) == 0:
+    if curve.cuts is not None:
+        first_after = np.searchsorted(curve.times, np.asarray(curve.cuts) - TIME_TOLERANCE)
+        cuts = np.zeros(len(curve), dtype=bool)
+        cuts[first_after[(first_after > 0) & (first_after < len(curve))]] = True
+        return cuts
+    if curve.change is None:
         return np.zeros(len(curve), dtype=bool)
-    change = curve.change.astype(np.float64)
+    return cut_spikes(curve.times, curve.change)
+
+
+def cut_spikes(times: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """Which frames, measured at ``times`` with ``change`` from the frame before, are a hard cut's first.
+
+    Only judged between frames close together (``MAX_CUT_GAP``): over longer
+    gaps ordinary motion changes a picture as much as a cut does.
+    """
+    if len(times) == 0:
+        return np.zeros(0, dtype=bool)
+    change = np.asarray(change, dtype=np.float64)
     typical = median_filter(change, size=2 * CUT_WINDOW + 1, mode="nearest")
-    gaps = np.diff(curve.times, prepend=-np.inf)
+    gaps = np.diff(times, prepend=-np.inf)
     return (change > CUT_CHANGE) & (change > CUT_SPIKE * typical) & (gaps <= MAX_CUT_GAP)
 
 

@@ -115,8 +115,18 @@ def automatic_count(curve: ScoreCurve, per_shot: Optional[int] = None) -> int:
 
 
 def _usable_span(curve: ScoreCurve, shot: int) -> float:
-    times = curve.times[(curve.shots == shot) & curve.pickable]
-    return float(times[-1] - times[0]) if len(times) else 0.0
+    return _seconds(curve, (curve.shots == shot) & curve.pickable)
+
+
+def _seconds(curve: ScoreCurve, frames: np.ndarray) -> float:
+    """How long the ``frames`` (a mask) are shown: each stands for half the time to each neighbour, so
+    that a curve scored sparsely (fast mode) measures its shots as one scored densely does."""
+    times = curve.times
+    if len(times) < 2:
+        return 0.0
+    gaps = np.diff(times)
+    shares = (np.concatenate(([0.0], gaps)) + np.concatenate((gaps, [0.0]))) / 2
+    return float(shares[frames].sum())
 
 
 def find_spots(curve: ScoreCurve, top: Optional[int] = None, **options: Any) -> List[Spot]:
@@ -389,8 +399,7 @@ def _shot_limits(curve: ScoreCurve, per_shot: Optional[int]) -> Dict[int, float]
         elif per_shot is not None:
             limits[int(shot)] = per_shot
         else:
-            times = curve.times[shots == shot]
-            limits[int(shot)] = max(1, math.ceil((times[-1] - times[0]) / AUTO_SHOT_SECONDS_PER_SPOT))
+            limits[int(shot)] = max(1, math.ceil(_seconds(curve, shots == shot) / AUTO_SHOT_SECONDS_PER_SPOT))
     return limits
 
 
