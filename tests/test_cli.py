@@ -263,3 +263,31 @@ def test_an_internal_error_is_one_line_with_exit_1_and_debug_shows_the_traceback
     lines = debug.stderr.splitlines()
     assert lines[0] == "Traceback (most recent call last):" and lines[-1] == message
     assert "in find_spots" in debug.stderr and "RuntimeError: peak finder exploded" in lines[-2]
+
+
+def test_a_learned_model_on_a_cpu_runs_fast_unless_told_dense(tmp_path):
+    """Scoring every frame with a learned model on a CPU is slow: by default fast mode runs, and says so."""
+    from vidaesthetic.models import AestheticResNet, save_weights
+
+    weights = tmp_path / "w.safetensors"
+    save_weights(AestheticResNet(depth=18, width=0.125, input_size=(64, 64), embedding_dim=8), weights)
+    video = segments_video(tmp_path / "v.mp4", "sbsbsbsb", seconds_each=1.0)
+    runner = CliRunner()
+
+    def run(out, *options):
+        result = runner.invoke(main, ["spots", str(video), "-o", str(tmp_path / out), "-q", *options])
+        assert result.exit_code == 0, result.output
+        return result.output, json.loads((tmp_path / out / "spots.json").read_text())
+
+    learned = ("--weights", str(weights), "--device", "cpu")
+    said, document = run("default", *learned)
+    assert document["sampling"]["mode"] == "fast" and document["sampling"]["chosen"] == "by default"
+    assert document["frames_scored"] < document["video"]["frame_count"] == 200
+    assert f"[fast mode: {document['frames_scored']} of ~200 frames scored; --dense scores every frame]" in said
+    said, document = run("dense", *learned, "--dense")
+    assert document["frames_scored"] == 200 and "mode" not in document["sampling"] and "fast mode" not in said
+    assert run("sampled", *learned, "--sample-fps", "5")[1]["frames_scored"] == 40  # a sampling asked for: dense
+    said, document = run("baseline", "--model", "baseline")
+    assert document["frames_scored"] == 200  # the baseline model scores every frame quickly
+    said, document = run("asked", "--model", "baseline", "--fast")
+    assert document["sampling"]["chosen"] == "asked" and "fast mode" in said and "--dense" not in said

@@ -2,6 +2,7 @@
 versions recorded (so their folders still count as done), and the record is frozen and travels to workers."""
 
 import dataclasses
+from dataclasses import replace
 import pickle
 from pathlib import Path
 
@@ -31,8 +32,14 @@ CHANGED = SpotSettings(
 
 
 def test_the_digest_is_the_text_earlier_versions_recorded():
-    assert SpotSettings().digest() == EARLIER_DEFAULTS
+    """Earlier versions scored every frame unless told --fast: where a run still does, the text is theirs."""
+    assert SpotSettings(fast=False).digest() == EARLIER_DEFAULTS
     assert CHANGED.digest() == EARLIER_CHANGED
+    assert SpotSettings().digest() == EARLIER_DEFAULTS.replace('"fast": false', '"fast": "auto"')
+    baseline = SpotSettings(model_name="baseline")  # never fast unless asked
+    assert baseline.digest() == replace(baseline, fast=False).digest()
+    sampled = SpotSettings(sampling=Sampling(fps=2.5))  # a sampling asked for is honoured: dense
+    assert sampled.digest() == replace(sampled, fast=False).digest() != replace(sampled, fast=True).digest()
 
 
 def test_housekeeping_stays_out_of_the_digest_and_every_result_setting_is_in_it():
@@ -60,7 +67,7 @@ def test_equal_numbers_give_equal_digests():
     ({"backend": "ffmpeg"}, "unknown backend 'ffmpeg'"),
     ({"sampling": 2}, "sampling must be a Sampling"),
     ({"compile": "yes"}, "compile must be True or False"),
-    ({"fast": 1}, "fast must be True or False"),
+    ({"fast": 1}, "fast must be True, False or None"),
     ({"batch_size": 0}, "batch_size must be a whole number of at least 1"),
     ({"top": 2.5}, "top must be a whole number of at least 1"),
     ({"per_shot": -1}, "per_shot must be a whole number of at least 0"),

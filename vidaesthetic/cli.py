@@ -179,7 +179,9 @@ def _log_to_stderr() -> None:
 @click.option("--format", "image_format", type=click.Choice(list(IMAGE_FORMATS)), default="jpg", show_default=True)
 @click.option("--plot-format", type=click.Choice(list(PLOT_FORMATS)), default="png", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the spots document to stdout.")
-@click.option("--fast", is_flag=True, help="Coarse pass, then dense scoring only around the best candidates.")
+@click.option("--fast/--dense", default=None,
+              help="Fast: a coarse pass, then every frame only around the candidates; dense: every frame "
+                   "(default: fast for a learned model on a CPU, else dense).")
 @click.option("--per-shot", type=click.IntRange(min=0), default=None,
               help="Spots per shot at most (default: one per 10 s of shot; 0: no limit).")
 @click.option("--max-similarity", type=click.FloatRange(-1, 1), default=DEFAULT_MAX_SIMILARITY, show_default=True,
@@ -197,7 +199,7 @@ def _log_to_stderr() -> None:
               help="Process only share I of N (0-based); under torchrun RANK/WORLD_SIZE are used.")
 @scoring_options
 def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], min_gap: float, image_format: str,
-          plot_format: str, as_json: bool, fast: bool, per_shot: Optional[int], max_similarity: float,
+          plot_format: str, as_json: bool, fast: Optional[bool], per_shot: Optional[int], max_similarity: float,
           export_formats: str, recursive: bool, force: bool, jobs: int, isolate: bool, shard: Optional[str],
           model_name: Optional[str], weights: Optional[Path], precision: str, compile_model: bool, device: str,
           batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float], smoothing: float,
@@ -247,10 +249,19 @@ def _summarise(document: dict, out_dir: Path) -> None:
     selection = document.get("selection", {})
     why = "; ".join(filter(None, [selection.get("shortfall"), ", ".join(selection.get("relaxed", []))]))
     click.echo(f"{document['video']['path']}: {count} spot{'s' * (count != 1)} -> {out_dir}/"
-               f"{f' ({why})' if why else ''}", err=True)
+               f"{f' ({why})' if why else ''}{_mode(document)}", err=True)
     for spot in document["spots"]:
         click.echo(f"  #{spot['rank']:<3d} {spot['timecode']}  score {spot['score']:.4g}  {spot['image']}"
                    f"{_recurrences(spot.get('duplicates', []))}")
+
+
+def _mode(document: dict) -> str:
+    """Fast mode said on the terminal line, and how to score every frame when it was not asked for."""
+    sampling = document.get("sampling", {})
+    if sampling.get("mode") != "fast":
+        return ""
+    scored = f"{document['frames_scored']} of ~{document['video']['frame_count']} frames scored"
+    return f" [fast mode: {scored}{'; --dense scores every frame' * (sampling.get('chosen') != 'asked')}]"
 
 
 def _recurrences(duplicates: Sequence[dict], shown: int = 3) -> str:

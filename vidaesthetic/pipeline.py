@@ -17,9 +17,10 @@ from .curve.smoothing import smooth
 from .curve.spots import Selection, automatic_count, choose_spots, find_spots, selection_parameters
 from .errors import PathLike
 from .models import AestheticModel, load_model
+from .models.baseline import BaselineModel
 from .output.folder import SCORES_FILE, save_spots
 from .settings import Job, SpotSettings
-from .video import VideoSource, open_video
+from .video import Sampling, VideoSource, open_video
 
 CANDIDATE_POOL = 3
 """Candidates embedded per spot wanted, for the near-duplicate check."""
@@ -37,19 +38,22 @@ def extract_spots(
 
     ``model`` defaults to the one ``settings`` names. Scores saved in
     ``out_dir`` by an earlier run are reused when they came from the same
-    file, model and sampling. ``settings.fast`` scores densely only around
-    the best candidates (see :mod:`vidaesthetic.curve.fast`; the sampling is
-    then not used); the candidates' embeddings for the near-duplicate check
-    are computed here. ``spots.json`` records ``settings.digest()``, by
+    file, model and sampling. Fast mode (``settings.fast``, or by default a
+    learned model on a CPU, see :func:`fast_by_default`) scores densely only
+    around the best candidates (see :mod:`vidaesthetic.curve.fast`; the
+    sampling is then not used); the candidates' embeddings for the
+    near-duplicate check are computed here. ``spots.json`` records ``settings.digest()``, by
     which a batch tells a video already done. Returns the ``spots.json`` document.
     """
     s = settings
     source = video if isinstance(video, VideoSource) else open_video(video, backend=s.backend)
     try:
         model = model if model is not None else load_model(**s.model_options())
-        if s.fast:
+        if s.fast or (s.fast is None and fast_by_default(model, s)):
             curve = score_video_fast(source, model, top=s.top, time_constant=s.time_constant, min_gap=s.min_gap,
+                                     min_prominence=s.min_prominence, per_shot=s.per_shot,
                                      batch_size=s.batch_size, progress=s.progress)
+            curve.sampling["chosen"] = "asked" if s.fast else "by default"
         else:
             curve = score_video(source, model, sampling=s.sampling, batch_size=s.batch_size,
                                 cache=Path(out_dir) / SCORES_FILE, progress=s.progress)
@@ -68,6 +72,12 @@ def extract_spots(
     finally:
         if source is not video:
             source.close()
+
+
+def fast_by_default(model: AestheticModel, settings: SpotSettings) -> bool:
+    """Whether a run that does not choose gets fast mode: a learned model on a CPU, which scores a
+    few dozen frames a second where decoding gives hundreds, unless a sampling was asked for."""
+    return not isinstance(model, BaselineModel) and model.device.type == "cpu" and settings.sampling == Sampling()
 
 
 def _distinct_spots(curve: ScoreCurve, source: VideoSource, model: AestheticModel, options: Dict[str, Any],

@@ -55,7 +55,7 @@ class SpotSettings:
     backend: str = "auto"
     """Video decoder: auto or one of ``BACKENDS``."""
     sampling: Sampling = Sampling()
-    """Which frames to score (not used by ``fast``)."""
+    """Which frames to score (not used in fast mode)."""
     time_constant: float = DEFAULT_TIME_CONSTANT
     """Kalman smoothing time constant in seconds (0: none)."""
     top: Optional[int] = None
@@ -70,8 +70,9 @@ class SpotSettings:
     """Cosine similarity above which a spot is a near-duplicate of a better one; None turns the check off."""
     image_format: str = "jpg"
     plot_format: str = "png"
-    fast: bool = False
-    """Coarse pass, then dense scoring only around the best candidates."""
+    fast: Optional[bool] = None
+    """Fast mode (a coarse pass, then dense scoring only around the candidates), dense (every sampled
+    frame), or None: fast for a learned model on a CPU, where scoring every frame is slow, else dense."""
     markers: Tuple[str, ...] = ()
     """Editor/player marker exports (edl, vtt, otio, chapters)."""
     progress: Optional[bool] = None
@@ -90,9 +91,10 @@ class SpotSettings:
             raise InputError(f"unknown backend {self.backend!r}; choose from auto, {', '.join(BACKENDS)}")
         if not isinstance(self.sampling, Sampling):
             raise InputError(f"sampling must be a Sampling, not {self.sampling!r}")
-        for name in ("compile", "fast"):
-            if not isinstance(getattr(self, name), bool):
-                raise InputError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        if not isinstance(self.compile, bool):
+            raise InputError(f"compile must be True or False, not {self.compile!r}")
+        if self.fast is not None and not isinstance(self.fast, bool):
+            raise InputError(f"fast must be True, False or None (chosen by model and device), not {self.fast!r}")
         self._set("batch_size", _count("batch_size", self.batch_size, 1))
         for name, least in (("top", 1), ("per_shot", 0), ("threads", 1)):
             if getattr(self, name) is not None:
@@ -118,19 +120,27 @@ class SpotSettings:
         return {"name": self.model_name, "weights": self.weights, "device": self.device,
                 "precision": self.precision, "compile": self.compile}
 
+    def _recorded_mode(self) -> Any:
+        if self.fast is not None:
+            return self.fast
+        return False if self.model_name == "baseline" or self.sampling != Sampling() else "auto"
+
     def digest(self) -> str:
         """A stable text of the settings that shape the results, recorded in ``spots.json`` as ``"settings"``.
 
         The text is the one earlier versions recorded, so their output
         folders still count as done; ``min_prominence``, which they could
-        not set, enters it only when it differs from its default.
+        not set, enters it only when it differs from its default. Their
+        default was dense: a mode left to the run is recorded as dense
+        where it will be (the baseline model, or a sampling asked for), so
+        those folders still count as done, and as ``"auto"`` elsewhere.
         """
         shaping: Dict[str, Any] = {
             "model": {**self.model_options(), "weights": str(Path(self.weights)) if self.weights else None},
             "backend": self.backend, "sampling": self.sampling, "batch_size": self.batch_size,
             "time_constant": self.time_constant, "top": self.top, "min_gap": self.min_gap,
             "per_shot": self.per_shot, "max_similarity": self.max_similarity, "image_format": self.image_format,
-            "plot_format": self.plot_format, "fast": self.fast, "markers": self.markers,
+            "plot_format": self.plot_format, "fast": self._recorded_mode(), "markers": self.markers,
         }
         if self.min_prominence != DEFAULT_MIN_PROMINENCE:
             shaping["min_prominence"] = self.min_prominence
