@@ -2,6 +2,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from media import fixture_videos, panning_shots, segments_video, write_video
 from vidaesthetic import Sampling, ScoreCurve, find_spots, load_model, open_video, score_video, score_video_fast, smooth
@@ -147,3 +148,26 @@ def test_fast_mode_finds_the_cuts_and_spots_of_dense_mode_on_real_clips(clip, mo
         assert dense_curve.smoothed[row[found.frame_index]] >= 0.95 * wanted.score
         hashes = dense_curve.hashes[[row[found.frame_index], row[wanted.frame_index]]]
         assert abs(found.time - wanted.time) <= 0.5 or same_picture(hashes[:1], hashes[1])[0]
+
+
+def test_fast_mode_keeps_the_embeddings_of_its_windows_for_the_duplicate_check(shots_with_b_frames, tmp_path,
+                                                                               monkeypatch):
+    """The near-duplicate check compares the embeddings fast mode kept, instead of decoding frames again."""
+    import vidaesthetic.pipeline as pipeline
+    from vidaesthetic import SpotSettings, extract_spots
+    from vidaesthetic.models.slim_resnet import AestheticResNet
+
+    torch.manual_seed(0)
+    model = AestheticResNet(depth=18, width=0.125, input_size=(64, 64), embedding_dim=8).eval()
+    curve = score_video_fast(shots_with_b_frames, model, top=None, progress=False)
+    kept = np.isfinite(curve.embeddings).all(axis=1)
+    assert curve.embeddings.shape == (len(curve), 8) and 0 < kept.sum() < len(curve)
+    coarse = score_video(shots_with_b_frames, model, sampling=Sampling(fps=2), reference_only=True, progress=False)
+    assert np.isin(curve.indices[~kept], coarse.indices).all()  # only coarse-only frames lack one
+    decoded_again = []
+    monkeypatch.setattr(pipeline, "embed_frames", lambda source, model, times: decoded_again.extend(times) or {})
+    document = extract_spots(shots_with_b_frames, tmp_path, model, SpotSettings(fast=True, progress=False))
+    # Only a spot on a frame the windows did not hold (the picker may settle on a coarse frame) is decoded.
+    assert len(decoded_again) < len(document["spots"])
+    assert not set(decoded_again) & set(curve.times[kept].tolist())
+    assert not list(tmp_path.glob("*.npz"))  # the record keeps scores, not the embeddings

@@ -65,6 +65,7 @@ def extract_spots(
             chosen = _distinct_spots(curve, source, model, options, s.max_similarity)
         selection = selection_parameters(curve, s.top, s.min_gap, s.min_prominence, s.per_shot, s.max_similarity,
                                          chosen)
+        curve.embeddings = None  # fast mode's served the near-duplicate check; the record keeps scores only
         return save_spots(
             source, curve, chosen.spots, out_dir, image_format=s.image_format, plot_format=s.plot_format,
             selection=selection, markers=s.markers, settings=s.digest(),
@@ -82,21 +83,29 @@ def fast_by_default(model: AestheticModel, settings: SpotSettings) -> bool:
 
 def _distinct_spots(curve: ScoreCurve, source: VideoSource, model: AestheticModel, options: Dict[str, Any],
                     max_similarity: float) -> Selection:
-    """Spots checked against each other for near-duplicates by their embeddings: a pool of candidates
-    is embedded together, then any spot chosen without an embedding of its own, until every spot has
-    one or ``EMBEDDINGS_PER_SPOT`` frames per spot wanted have been embedded."""
+    """Spots checked against each other for near-duplicates by their embeddings: those the curve kept
+    (fast mode's, around its candidates) or else a pool of candidates embedded together, then any spot
+    chosen without an embedding, until every spot has one or ``EMBEDDINGS_PER_SPOT`` frames per spot
+    wanted have been decoded again to embed them."""
     wanted = options["top"] or automatic_count(curve, options["per_shot"])
-    embeddings: Dict[int, np.ndarray] = {}
+    embeddings = _kept_embeddings(curve)
     tried: Set[int] = set()
-    to_embed = find_spots(curve, **{**options, "top": CANDIDATE_POOL * wanted})
+    to_embed = [] if embeddings else find_spots(curve, **{**options, "top": CANDIDATE_POOL * wanted})
     while True:
         by_time = embed_frames(source, model, [spot.time for spot in to_embed])
         embeddings.update({spot.frame_index: by_time[spot.time] for spot in to_embed if spot.time in by_time})
         tried.update(spot.frame_index for spot in to_embed)
         chosen = choose_spots(curve, **options, embeddings=embeddings, max_similarity=max_similarity)
-        to_embed = [spot for spot in chosen.spots if spot.frame_index not in tried]
+        to_embed = [spot for spot in chosen.spots if spot.frame_index not in tried | set(embeddings)]
         if not to_embed or len(tried) >= EMBEDDINGS_PER_SPOT * wanted:
             return chosen
+
+
+def _kept_embeddings(curve: ScoreCurve) -> Dict[int, np.ndarray]:
+    if curve.embeddings is None:
+        return {}
+    kept = np.flatnonzero(np.isfinite(curve.embeddings).all(axis=1))
+    return {int(curve.indices[row]): curve.embeddings[row].astype(np.float32) for row in kept}
 
 
 _shared_model = functools.lru_cache(maxsize=None)(load_model)

@@ -13,6 +13,8 @@
 
 The passes are merged into one curve (the Kalman smoother handles its uneven
 spacing) that carries the coarse pass's cuts, on which spots are found as usual.
+It keeps the embeddings of the frames scored around the candidates, so that
+the near-duplicate check need not decode them again.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .spots import DEFAULT_MIN_GAP, DEFAULT_MIN_PROMINENCE, automatic_count, fin
 
 DEFAULT_COARSE_FPS = 2.0
 DEFAULT_REFINE_FPS = 8.0
-DEFAULT_DENSE_WINDOW = 0.2
+DEFAULT_DENSE_WINDOW = 0.1
 EXTRA_CANDIDATES = 2
 """Candidates beyond the spots wanted, in case refinement reorders them."""
 
@@ -72,7 +74,8 @@ def score_video_fast(
                               **options)]
         for sampling, reach in ((Sampling(fps=refine_fps), 1.0 / coarse_fps), (Sampling(), dense_window)):
             candidates = _candidate_times(smooth(merge_curves(curves), time_constant), top, picking)
-            curves.append(score_video(source, model, sampling=sampling, spans=_windows(candidates, reach), **options))
+            curves.append(score_video(source, model, sampling=sampling, spans=_windows(candidates, reach),
+                                      keep_embeddings=True, **options))
     finally:
         if source is not video:
             source.close()
@@ -101,7 +104,10 @@ def _windows(centres: Sequence[float], reach: float) -> List[Tuple[float, float]
 
 
 def merge_curves(curves: Sequence[ScoreCurve]) -> ScoreCurve:
-    """One curve of every frame scored by any of ``curves`` (same video and model), in time order."""
+    """One curve of every frame scored by any of ``curves`` (same video and model), in time order.
+
+    Embeddings are kept where a curve has them; other frames' rows are NaN.
+    """
     indices = np.concatenate([curve.indices for curve in curves])
     _, first = np.unique(indices, return_index=True)
 
@@ -125,5 +131,15 @@ def merge_curves(curves: Sequence[ScoreCurve]) -> ScoreCurve:
         cuts=next((curve.cuts for curve in curves if curve.cuts is not None), None),
         smoothed=None,
         smoothing=None,
-        embeddings=None,
+        embeddings=_joined_embeddings(curves, first, order),
     )
+
+
+def _joined_embeddings(curves: Sequence[ScoreCurve], first: np.ndarray, order: np.ndarray) -> Optional[np.ndarray]:
+    kept = [curve.embeddings for curve in curves if curve.embeddings is not None]
+    if not kept:
+        return None
+    missing = np.full((1, kept[0].shape[1]), np.nan, dtype=kept[0].dtype)
+    rows = [curve.embeddings if curve.embeddings is not None else np.repeat(missing, len(curve), axis=0)
+            for curve in curves]
+    return np.concatenate(rows)[first][order]

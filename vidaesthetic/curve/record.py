@@ -52,7 +52,8 @@ class ScoreCurve:
             were scored (fast mode's coarse pass measures every frame it decodes);
             None when the curve's own ``change`` shows them.
         smoothed: Kalman-smoothed scores, once :func:`vidaesthetic.smooth` has run.
-        embeddings: float16 embeddings (N x D) when asked for.
+        embeddings: float16 embeddings (N x D) when asked for (fast mode keeps those of
+            the frames around its candidates; other rows are NaN).
 
     Each frame's shot and whether it may be picked (:attr:`shots`,
     :attr:`pickable`) are worked out once, on first use, and travel with the
