@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from tables import markdown_table
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent.parent / "shared" / "fixtures"
@@ -240,8 +241,7 @@ def markdown(rows: Sequence[Dict[str, Any]], summary: Dict[str, Any], tops: Sequ
         lines.append([row["clip"], f"{row['duration']:.1f}", str(auto["spots"]), str(auto["defects"]),
                       _percent(auto["over_rejection"]), str(auto["edge_spots"]) if auto["edge_eligible"] else "–",
                       f"{auto['shots_covered']}/{auto['shots']}", str(auto["duplicate_pairs"]), *top_cells])
-    table = "\n".join(["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-                      + ["| " + " | ".join(cells) + " |" for cells in lines])
+    table = markdown_table(headers, lines)
     honoured = ", ".join(f"--top {n}: {sum(v)}/{len(v)}" for n, v in summary["top_honoured"].items())
     targets = "\n".join(f"- {'met' if met else '**not met**'}: {name}" for name, met in summary["targets_met"].items())
     return (

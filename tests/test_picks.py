@@ -115,3 +115,19 @@ def test_the_benchmark_counts_pairs_of_images_that_show_one_picture(tmp_path):
     model = load_model("baseline")
     assert picks.duplicate_pairs(images, model, 1.0) == 1  # the two copies, by their hashes
     assert picks.duplicate_pairs(images, model, -1.0) == 6  # every pair, by embeddings that count all alike
+
+
+def test_fast_recall_counts_a_spot_found_near_or_showing_the_same_picture():
+    """long_clip.recall: a dense top-5 spot counts when a fast spot is within 0.5 s or shows the same picture."""
+    import long_clip
+
+    rng = np.random.default_rng(0)
+    pictures = {index: rng.integers(0, 256, 32, dtype=np.uint8).tobytes() for index in range(10)}
+    pictures[9] = pictures[1]  # frame 9 shows frame 1's picture again (a still shot)
+    dense = {"spots": [(1.0, 1), (5.0, 5), (7.0, 7)], "hashes": pictures}
+    fast = {"spots": [(1.4, 2), (9.0, 9)]}  # near spot 1, and frame 9 is also frame 1's picture; 5 and 7 missed
+    assert long_clip.recall(dense, fast) == 1 / 3
+    fast = {"spots": [(5.6, 6), (9.0, 9)]}  # 0.6 s from 5.0 is too far; frame 9 shows frame 1
+    assert long_clip.recall(dense, fast) == 1 / 3
+    fast = {"spots": [(5.5, 6), (7.0, 7), (0.8, 3)]}
+    assert long_clip.recall(dense, fast) == 1.0
