@@ -219,3 +219,21 @@ def test_a_first_shot_with_no_usable_frame_is_listed_too():
     luma = np.concatenate([np.full(count, level) for count, level in layout])
     curve = curve_of(np.arange(len(luma)) / FPS, luma_mean=luma)
     assert rejected_shots(curve) == [{"shot": 0, "start": 0.0, "end": 4 / FPS, "reasons": ["flash"]}]
+
+
+@pytest.mark.parametrize("step", [1 / FPS, 0.5])
+def test_a_shot_counts_as_long_as_it_is_shown_however_sparsely_it_was_scored(step):
+    """The automatic count reads each shot's length from the time every frame stands for (half the gap to
+    each neighbour), so fast mode's coarse frames count a shot as dense frames do."""
+    from dataclasses import replace
+
+    from vidaesthetic.curve.spots import automatic_count
+
+    times = np.arange(0.0, 24.0, step)
+    curve = replace(curve_of(times), change=None, cuts=np.array([2.0, 12.25]))  # shots of 2, 10.25 and 11.75 s
+    assert len(np.unique(curve.shots)) == 3
+    # 2 s: 1.3 s pickable (edge and cut margins) is usable; over 10 s: two spots each (from first to last
+    # frame, the sparse 10.25 s shot would look 10 s long: one spot).
+    assert automatic_count(curve) == 5
+    short = replace(curve_of(times), change=None, cuts=np.array([1.0, 14.0]))  # 1 s: 0.3 s pickable, not usable
+    assert automatic_count(short) == 3
