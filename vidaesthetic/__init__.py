@@ -8,9 +8,10 @@ from ._version import __version__
 from .apps.best import BestShot, StreamScore, best_frame, save_best, stream_scores
 from .apps.rank import rank_images
 from .curve.fast import score_video_fast
+from .curve.readers import read_curve
 from .curve.record import ScoreCurve
 from .curve.scoring import score_video
-from .curve.smoothing import CausalSmoother, kalman_smooth, smooth
+from .curve.smoothing import CausalSmoother, authors_smooth, kalman_smooth, smooth
 from .curve.spots import Selection, Spot, choose_spots, find_spots
 from .errors import InputError, ModelError, OutputError, VidaestheticError, VideoError
 from .models import AestheticModel, available_models, load_model
@@ -59,5 +60,7 @@ __all__ = [
     "score_video",
     "score_video_fast",
     "smooth",
+    "authors_smooth",
+    "read_curve",
     "spots_document",
 ]

@@ -11,7 +11,7 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 import click
 
@@ -29,6 +29,7 @@ from .batch import (
     shard_jobs,
     worker_threads,
 )
+from .curve.readers import SCORE_FILES, read_curve
 from .curve.record import ScoreCurve
 from .curve.scoring import score_video
 from .curve.smoothing import DEFAULT_TIME_CONSTANT, smooth
@@ -47,6 +48,7 @@ from .models.registry import GET_LEARNED_MODEL, MODELS, PRECISIONS
 from .output.folder import IMAGE_FORMATS, SCORES_FILE, spot_image_name
 from .output.markers import MARKER_FORMATS
 from .output.plot import PLOT_FORMATS, plot_curve
+from .output.scores import save_scores_csv
 from .output.ranked import copy_ranked
 from .pipeline import spots_job
 from .settings import SpotSettings
@@ -97,6 +99,33 @@ class _Commands(click.Group):
             _fail(f"internal error: {type(error).__name__}: {error} (run with --debug for details)", 1)
 
 
+class _Smoothing(click.ParamType):
+    """``--smoothing``: a time constant in seconds, or ``authors``."""
+
+    name = "SECONDS|authors"
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> Any:
+        if value == "authors" or isinstance(value, float):
+            return value
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is neither a time constant in seconds nor 'authors'", param, ctx)
+        if not seconds >= 0:
+            self.fail(f"a time constant must be at least 0, not {value}", param, ctx)
+        return seconds
+
+
+SMOOTHING = _Smoothing()
+
+
+def _smoothing(value: Union[float, str]) -> Dict[str, Any]:
+    """``--smoothing``'s value as the keyword arguments of :func:`smooth` (and of ``SpotSettings``)."""
+    if value == "authors":
+        return {"method": "authors", "time_constant": DEFAULT_TIME_CONSTANT}
+    return {"method": "kalman", "time_constant": float(value)}
+
+
 def _sampling(stride: Optional[int], sample_fps: Optional[float]) -> Sampling:
     if stride is not None and sample_fps is not None:
         raise InputError("use either --stride or --sample-fps, not both")
@@ -137,8 +166,9 @@ def scoring_options(command: Callable) -> Callable:
         click.option("--stride", type=click.IntRange(min=1), default=None, help="Score every K-th frame."),
         click.option("--sample-fps", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Score this many frames per second."),
-        click.option("--smoothing", type=click.FloatRange(min=0), default=DEFAULT_TIME_CONSTANT, show_default=True,
-                     help="Kalman time constant in seconds (0: none)."),
+        click.option("--smoothing", type=SMOOTHING, default=DEFAULT_TIME_CONSTANT, show_default=True,
+                     help="Kalman time constant in seconds (0: none), or 'authors': the authors' video tool's "
+                          "curve (forward filter over the whole video, normalised to 0..1)."),
     ], command))
 
 
@@ -202,8 +232,8 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
           plot_format: str, as_json: bool, fast: Optional[bool], per_shot: Optional[int], max_similarity: float,
           export_formats: str, recursive: bool, force: bool, jobs: int, isolate: bool, shard: Optional[str],
           model_name: Optional[str], weights: Optional[Path], precision: str, compile_model: bool, device: str,
-          batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float], smoothing: float,
-          quiet: bool) -> None:
+          batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
+          smoothing: Union[float, str], quiet: bool) -> None:
     """Write the best key frames of each VIDEO (or of the videos in a folder) with spots.json, scores.csv and a plot.
 
     Videos already done with the same settings are skipped; a bad file is
@@ -211,7 +241,8 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
     """
     settings = SpotSettings(
         model_name=model_name, weights=weights, device=device, precision=precision, compile=compile_model,
-        batch_size=batch_size, backend=backend, sampling=_sampling(stride, sample_fps), time_constant=smoothing,
+        batch_size=batch_size, backend=backend, sampling=_sampling(stride, sample_fps),
+        **{("smoothing" if key == "method" else key): value for key, value in _smoothing(smoothing).items()},
         top=top, min_gap=min_gap, per_shot=per_shot, max_similarity=None if max_similarity >= 1 else max_similarity,
         image_format=image_format, plot_format=plot_format, fast=fast,
         markers=tuple(name.strip().lower() for name in export_formats.split(",") if name.strip()),
@@ -279,15 +310,21 @@ def _recurrences(duplicates: Sequence[dict], shown: int = 3) -> str:
               help="Plot file, .png/.svg/.pdf (default: SOURCE_curve.png here).")
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Number of spots to mark.")
 @click.option("--min-gap", type=click.FloatRange(min=0), default=DEFAULT_MIN_GAP, show_default=True)
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="Also write the curve plotted as CSV (frame,time,raw,smoothed,pickable,reason).")
 @scoring_options
-def curve(source: Path, output: Optional[Path], top: Optional[int], min_gap: float, model_name: Optional[str],
-          weights: Optional[Path], precision: str, compile_model: bool, device: str, batch_size: int, backend: str,
-          stride: Optional[int], sample_fps: Optional[float], smoothing: float, quiet: bool) -> None:
-    """Plot the score curve of a video, or re-plot a saved scores.json without decoding."""
-    if output is not None:
-        check_output_directory(output.parent)
-    if source.suffix.lower() == ".json":
-        scores = ScoreCurve.load(source)
+def curve(source: Path, output: Optional[Path], top: Optional[int], min_gap: float, data: Optional[Path],
+          model_name: Optional[str], weights: Optional[Path], precision: str, compile_model: bool, device: str,
+          batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
+          smoothing: Union[float, str], quiet: bool) -> None:
+    """Plot the score curve of a video, or re-plot saved scores without decoding: a scores.json, the
+    authors' .score file (timed by its video beside it), or a CSV with frame,time,raw columns."""
+    for path in (output, data):
+        if path is not None:
+            check_output_directory(path.parent)
+    saved = source.suffix.lower() in SCORE_FILES
+    if saved:
+        scores = read_curve(source)
     else:
         with open_video(source, backend=backend) as video:
             model = load_model(model_name, weights=weights, device=device, precision=precision,
@@ -296,12 +333,14 @@ def curve(source: Path, output: Optional[Path], top: Optional[int], min_gap: flo
                 video, model, sampling=_sampling(stride, sample_fps), batch_size=batch_size,
                 cache=Path(f"{source.stem}_spots") / SCORES_FILE, progress=False if quiet else None,
             )
-    scores = smooth(scores, smoothing)
+    scores = smooth(scores, **_smoothing(smoothing))
     found = find_spots(scores, top=top, min_gap=min_gap)
     output = output or Path(f"{Path(scores.video.path).stem}_curve.png")
     thumbnails = _saved_thumbnails(source.parent if source.suffix.lower() == ".json" else None, found)
     plot_curve(scores, found, path=output, thumbnails=thumbnails)
-    click.echo(f"{output}", err=True)
+    if data is not None:
+        save_scores_csv(scores, data)
+    click.echo(f"{output}" + (f" {data}" if data is not None else ""), err=True)
 
 
 def _saved_thumbnails(folder: Optional[Path], found: Sequence) -> Optional[list]:

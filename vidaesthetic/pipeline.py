@@ -57,7 +57,7 @@ def extract_spots(
         else:
             curve = score_video(source, model, sampling=s.sampling, batch_size=s.batch_size,
                                 cache=Path(out_dir) / SCORES_FILE, progress=s.progress)
-        curve = smooth(curve, s.time_constant)
+        curve = smooth(curve, s.time_constant, method=s.smoothing)
         options = {"top": s.top, "min_gap": s.min_gap, "min_prominence": s.min_prominence, "per_shot": s.per_shot}
         if s.max_similarity is None:
             chosen = choose_spots(curve, **options, max_similarity=None)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 from .curve.smoothing import DEFAULT_TIME_CONSTANT
+from .curve.smoothing import METHODS as SMOOTHING_METHODS
 from .curve.spots import DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_GAP, DEFAULT_MIN_PROMINENCE
 from .errors import InputError, PathLike
 from .models.registry import MODELS, PRECISIONS
@@ -58,6 +59,9 @@ class SpotSettings:
     """Which frames to score (not used in fast mode)."""
     time_constant: float = DEFAULT_TIME_CONSTANT
     """Kalman smoothing time constant in seconds (0: none)."""
+    smoothing: str = "kalman"
+    """``"kalman"`` (per shot, without lag) or ``"authors"`` (the authors' video tool's curve; see
+    :func:`vidaesthetic.curve.smoothing.authors_smooth`)."""
     top: Optional[int] = None
     """Number of spots; None chooses automatically."""
     min_gap: float = DEFAULT_MIN_GAP
@@ -104,6 +108,8 @@ class SpotSettings:
         self._set("min_prominence", _number("min_prominence", self.min_prominence, 0.0))
         if self.max_similarity is not None:
             self._set("max_similarity", _number("max_similarity", self.max_similarity, -1.0, 1.0))
+        if self.smoothing not in SMOOTHING_METHODS:
+            raise InputError(f"unknown smoothing {self.smoothing!r}; use one of {', '.join(SMOOTHING_METHODS)}")
         if self.image_format not in IMAGE_FORMATS:
             raise InputError(f"unsupported image format {self.image_format!r}; use one of {', '.join(IMAGE_FORMATS)}")
         if self.plot_format not in PLOT_FORMATS:
@@ -129,11 +135,12 @@ class SpotSettings:
         """A stable text of the settings that shape the results, recorded in ``spots.json`` as ``"settings"``.
 
         The text is the one earlier versions recorded, so their output
-        folders still count as done; ``min_prominence``, which they could
-        not set, enters it only when it differs from its default. Their
-        default was dense: a mode left to the run is recorded as dense
-        where it will be (the baseline model, or a sampling asked for), so
-        those folders still count as done, and as ``"auto"`` elsewhere.
+        folders still count as done; ``min_prominence`` and ``smoothing``,
+        which they could not set, enter it only when they differ from their
+        defaults. Their default was dense: a mode left to the run is
+        recorded as dense where it will be (the baseline model, or a
+        sampling asked for), so those folders still count as done, and as
+        ``"auto"`` elsewhere.
         """
         shaping: Dict[str, Any] = {
             "model": {**self.model_options(), "weights": str(Path(self.weights)) if self.weights else None},
@@ -142,6 +149,8 @@ class SpotSettings:
             "per_shot": self.per_shot, "max_similarity": self.max_similarity, "image_format": self.image_format,
             "plot_format": self.plot_format, "fast": self._recorded_mode(), "markers": self.markers,
         }
+        if self.smoothing != "kalman":
+            shaping["smoothing"] = self.smoothing
         if self.min_prominence != DEFAULT_MIN_PROMINENCE:
             shaping["min_prominence"] = self.min_prominence
         return json.dumps(shaping, sort_keys=True, default=str)

@@ -13,7 +13,8 @@ time constant of about 1.05 s; the default here is 1 s.
 
 Files are smoothed with a forward filter followed by a Rauch-Tung-Striebel
 pass, which removes the filter's lag; live sources use the forward filter
-alone (:class:`CausalSmoother`).
+alone (:class:`CausalSmoother`). ``method="authors"`` instead reproduces the
+authors' video tool exactly (:func:`authors_smooth`), lag and all.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from filterpy.kalman import KalmanFilter
 from .record import ScoreCurve
 
 DEFAULT_TIME_CONSTANT = 1.0
+METHODS = ("kalman", "authors")
+AUTHORS_R, AUTHORS_Q = 0.1, 1e-4
+"""The authors' measurement and process noise, per scored frame, on min-max normalised scores."""
 _MIN_STEP = 1e-4  # seconds; guards against duplicated timestamps
 
 
@@ -75,8 +79,38 @@ def kalman_smooth(
     return smoothed[:, 0, 0]
 
 
+def authors_smooth(raw: np.ndarray) -> np.ndarray:
+    """The curve the authors' video tool shows (their ``gui.py``), in 0..1.
+
+    Scores are min-max normalised to z; a forward-only random-walk Kalman
+    filter runs over them frame by frame with R = 0.1 and Q = 1e-4, starting
+    from x = z[0] and P = z[0] (the first normalised score doubles as the
+    initial variance); then log(1 + x) is min-max normalised again. Frame
+    times, shots and unusable frames play no part, and the filter lags.
+    """
+    z = _normalised(np.asarray(raw, dtype=np.float64))
+    estimate = np.empty_like(z)
+    if len(z) == 0:
+        return estimate
+    x = variance = z[0]
+    estimate[0] = x
+    for k in range(1, len(z)):
+        variance += AUTHORS_Q
+        gain = variance / (variance + AUTHORS_R)
+        x += gain * (z[k] - x)
+        variance *= 1 - gain
+        estimate[k] = x
+    return _normalised(np.log1p(estimate))
+
+
+def _normalised(values: np.ndarray) -> np.ndarray:
+    """Min-max normalised to 0..1; a flat curve stays flat at 0 (the authors' tool would divide by zero)."""
+    span = np.ptp(values) if len(values) else 0.0
+    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+
+
 def smooth(curve: ScoreCurve, time_constant: float = DEFAULT_TIME_CONSTANT, causal: bool = False,
-           across_cuts: bool = False) -> ScoreCurve:
+           across_cuts: bool = False, method: str = "kalman") -> ScoreCurve:
     """A copy of ``curve`` with its ``smoothed`` scores set (see :func:`kalman_smooth`).
 
     A cut (or a run of blank frames) is a jump to other content, not noise,
@@ -84,7 +118,16 @@ def smooth(curve: ScoreCurve, time_constant: float = DEFAULT_TIME_CONSTANT, caus
     that can never be picked (blank, blurred, fading: defects, not margins)
     do not pull the curve down: the filter runs over the others and the
     curve is interpolated across them.
+
+    ``method="authors"`` gives the authors' curve instead (:func:`authors_smooth`:
+    normalised to 0..1, over the whole curve; the other arguments are not used).
     """
+    if method not in METHODS:
+        raise ValueError(f"unknown smoothing method {method!r}; use one of {', '.join(METHODS)}")
+    if method == "authors":
+        return curve.with_smoothing(authors_smooth(curve.raw), {
+            "method": "authors", "measurement_noise": AUTHORS_R, "process_noise_per_frame": AUTHORS_Q,
+            "normalised": True, "split_at_cuts": False, "skips_defective_frames": False})
     shots, usable = curve.shots, ~curve.defective
     smoothed = np.empty(len(curve))
     changes = np.zeros(0, dtype=int) if across_cuts else np.flatnonzero(np.diff(shots) != 0) + 1

@@ -6,7 +6,6 @@ of a run's files or none of them.
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import json
 from pathlib import Path
@@ -24,7 +23,7 @@ from ..video import VideoSource, open_video
 from .image import IMAGE_FORMATS, write_image
 from .markers import check_formats, write_markers
 from .plot import PLOT_FORMATS, plot_curve, write_figure
-from .scores import write_scores
+from .scores import write_scores, write_scores_csv
 
 SPOTS_FILE = "spots.json"
 SCORES_FILE = "scores.json"
@@ -83,7 +82,7 @@ def save_spots(
             curve_name = f"curve.{plot_format}"
             write_figure(plot_curve(curve, spots, thumbnails=thumbnails), outputs, curve_name)
             write_scores(curve, outputs, SCORES_FILE)
-            _write_csv(curve, outputs.reserve(CSV_FILE))
+            write_scores_csv(curve, outputs.reserve(CSV_FILE))
             document = spots_document(curve, spots, selection)
             document["settings"] = settings
             document["files"] = {"curve": curve_name, "scores": SCORES_FILE, "csv": CSV_FILE}
@@ -117,17 +116,6 @@ def _write_key_frames(source: VideoSource, spots: Sequence[Spot], outputs: Outpu
         image.thumbnail((THUMBNAIL_HEIGHT * 4, THUMBNAIL_HEIGHT))
         thumbnails[wanted] = np.asarray(image)
     return [thumbnails[spot.time] for spot in spots]
-
-
-def _write_csv(curve: ScoreCurve, path: Path) -> None:
-    smoothed = curve.smoothed if curve.smoothed is not None else np.full(len(curve), np.nan)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["frame", "time", "raw", "smoothed", "pickable", "reason"])
-        columns = (curve.indices.tolist(), curve.times.tolist(), curve.raw.tolist(), smoothed.tolist(),
-                   curve.pickable.tolist(), curve.reasons.tolist())
-        for frame, time, raw, smooth, pickable, reason in zip(*columns):
-            writer.writerow([frame, f"{time:.6f}", f"{raw:.6g}", f"{smooth:.6g}", int(pickable), reason])
 
 
 def spots_document(curve: ScoreCurve, spots: Sequence[Spot], selection: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:

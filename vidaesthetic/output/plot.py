@@ -54,7 +54,9 @@ def plot_curve(
 
 def _draw_curve(axes, curve: ScoreCurve, spots: Sequence[Spot]) -> None:
     times = curve.times
-    axes.plot(times, curve.raw, color="0.65", linewidth=0.8, label="raw score")
+    normalised = bool((curve.smoothing or {}).get("normalised"))  # the authors' view: both curves in 0..1
+    raw = (curve.raw - curve.raw.min()) / (np.ptp(curve.raw) or 1.0) if normalised else curve.raw
+    axes.plot(times, raw, color="0.65", linewidth=0.8, label="raw score" + " (min-max normalised)" * normalised)
     defective = curve.defective
     if curve.smoothed is not None:
         # The smoother skips defective frames: over them the curve is a guess, drawn dotted, not a line.
@@ -88,7 +90,7 @@ def _draw_curve(axes, curve: ScoreCurve, spots: Sequence[Spot]) -> None:
     axes.margins(x=0.01, y=0.25)
     axes.xaxis.set_major_formatter(FuncFormatter(lambda seconds, _position: clock_timecode(seconds)))
     axes.set_xlabel("time (m:ss)")
-    axes.set_ylabel("aesthetic score")
+    axes.set_ylabel("normalised score (the authors' view)" if normalised else "aesthetic score")
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right", fontsize=8)
 

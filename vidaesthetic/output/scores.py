@@ -1,11 +1,13 @@
-"""``scores.json``: a score curve on disk, so that spots and plots can be redone without decoding again.
+"""A score curve on disk: ``scores.json``, so that spots and plots can be redone without decoding again,
+and ``scores.csv``, one row per frame for spreadsheets and other tools.
 
-The curve is JSON (see :meth:`ScoreCurve.to_dict`; :meth:`ScoreCurve.load`
-reads it back) with its embeddings, when it has them, in an NPZ beside it.
+The JSON is :meth:`ScoreCurve.to_dict` (:meth:`ScoreCurve.load` reads it
+back) with the embeddings, when the curve has them, in an NPZ beside it.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -33,3 +35,22 @@ def save_scores(curve: ScoreCurve, path: PathLike) -> None:
     path = Path(path)
     with OutputSet(path.parent) as outputs:
         write_scores(curve, outputs, path.name)
+
+
+def write_scores_csv(curve: ScoreCurve, path: PathLike) -> None:
+    """Write ``frame,time,raw,smoothed,pickable,reason``, a row per scored frame, to ``path``."""
+    smoothed = curve.smoothed if curve.smoothed is not None else np.full(len(curve), np.nan)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["frame", "time", "raw", "smoothed", "pickable", "reason"])
+        columns = (curve.indices.tolist(), curve.times.tolist(), curve.raw.tolist(), smoothed.tolist(),
+                   curve.pickable.tolist(), curve.reasons.tolist())
+        for frame, time, raw, smooth, pickable, reason in zip(*columns):
+            writer.writerow([frame, f"{time:.6f}", f"{raw:.9g}", f"{smooth:.9g}", int(pickable), reason])
+
+
+def save_scores_csv(curve: ScoreCurve, path: PathLike) -> None:
+    """Write the CSV of ``curve`` to ``path`` on its own, atomically."""
+    path = Path(path)
+    with OutputSet(path.parent) as outputs:
+        write_scores_csv(curve, outputs.reserve(path.name))
