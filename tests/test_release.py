@@ -98,6 +98,47 @@ def served(synthetic_release, tmp_path, monkeypatch):
     server.server_close()
 
 
+def without_mean(synthetic_release, tmp_path):
+    """The synthetic checkpoint alone in a folder, its mean image left behind."""
+    folder, _ = synthetic_release
+    alone = tmp_path / "no-mean"
+    alone.mkdir()
+    for name in (release.INDEX, release.DATA):
+        shutil.copy(folder / name, alone / name)
+    return alone
+
+
+def test_the_authors_weights_without_their_mean_image_are_refused_unless_told(synthetic_release, tmp_path,
+                                                                               monkeypatch):
+    """Channel means instead of the mean image move the authors' scores by 1-36 %: never silently."""
+    from click.testing import CliRunner
+
+    from vidaesthetic.cli import main
+
+    folder = without_mean(synthetic_release, tmp_path)
+    pinned = {name: release.ReleaseFile(git_blob_sha1(folder / name), (folder / name).stat().st_size)
+              for name in (release.INDEX, release.DATA)}
+    monkeypatch.setattr(release, "FILES", {**release.FILES, **pinned})  # these files are "the authors' release"
+    with pytest.raises(ModelError, match=r"mean image \(mean_bgr.p\) is missing.*--channel-mean") as error:
+        import_release(folder)
+    assert str(folder) in str(error.value) and not registry.cached_weights_path().exists()
+    refused = CliRunner().invoke(main, ["weights", "import", str(folder)])
+    assert refused.exit_code != 0 and "--channel-mean" in refused.output and "Traceback" not in refused.output
+    accepted = CliRunner().invoke(main, ["weights", "import", str(folder), "--channel-mean"])
+    assert accepted.exit_code == 0, accepted.output
+    model = load_model(device="cpu")
+    spec = registry.model_spec(release.PAPER_MODEL)
+    assert model.mean.mean(dim=(1, 2)).tolist() == pytest.approx(list(spec.mean), abs=1e-4)
+
+
+def test_another_checkpoint_without_a_mean_image_is_converted_with_a_warning(synthetic_release, tmp_path, caplog):
+    folder = without_mean(synthetic_release, tmp_path)  # not the authors' files: a user's own checkpoint
+    with caplog.at_level("WARNING", logger="vidaesthetic"):
+        path = import_release(folder)
+    assert read_metadata(path)["provenance"]["source"] == "user checkpoint"
+    assert any("no mean image" in record.getMessage() and record.levelname == "WARNING" for record in caplog.records)
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass

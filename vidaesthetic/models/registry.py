@@ -87,30 +87,32 @@ def _fetch_into(folder: Path, destination: Path, progress: Optional[bool]) -> Pa
         download(release.base_url() + name, folder / name, git_blob=expected.git_blob, size=expected.size,
                  progress=progress)
     release.convert_checkpoint(
-        folder / "ae_model", destination, folder / release.MEAN, release.release_provenance(folder, verified=True)
+        folder / "ae_model", destination, folder / release.MEAN, release.release_provenance(folder, verified=True),
+        authors_weights=True,
     )
     shutil.rmtree(folder, ignore_errors=True)
     return destination
 
 
-def import_release(location: PathLike, mean_image: Optional[PathLike] = None) -> Path:
+def import_release(location: PathLike, mean_image: Optional[PathLike] = None, channel_mean: bool = False) -> Path:
     """Convert a checkpoint the user already has (folder, prefix or ``.index``) into the cache.
 
     Files that match the authors' release are recorded as such; other
     ``resnet_v1_50`` checkpoints are converted too, recorded as the user's own.
+    The authors' weights without their mean image are refused unless
+    ``channel_mean`` accepts the channel means (see :func:`release.convert_checkpoint`).
     """
     from .._internal.download import git_blob_sha1
 
     prefix = release.checkpoint_prefix(location)
     folder = prefix.parent
     mean = Path(mean_image) if mean_image else folder / release.MEAN
-    verified = all(
-        (folder / name).is_file() and git_blob_sha1(folder / name) == expected.git_blob
-        for name, expected in release.FILES.items()
-    )
+    authors_weights = release.is_authors_checkpoint(prefix)
+    verified = authors_weights and mean.is_file() and git_blob_sha1(mean) == release.FILES[release.MEAN].git_blob
     destination = cached_weights_path()
     _writable(destination.parent)
-    release.convert_checkpoint(prefix, destination, mean, release.release_provenance(folder, verified))
+    release.convert_checkpoint(prefix, destination, mean, release.release_provenance(folder, verified),
+                               authors_weights=authors_weights, channel_mean=channel_mean)
     return destination
 
 

@@ -64,25 +64,44 @@ def checkpoint_prefix(location: PathLike) -> Path:
 
 def convert_checkpoint(
     prefix: PathLike, destination: PathLike, mean_image: Optional[PathLike] = None,
-    provenance: Optional[Dict[str, object]] = None,
+    provenance: Optional[Dict[str, object]] = None, authors_weights: bool = False, channel_mean: bool = False,
 ) -> str:
     """Convert a slim ``resnet_v1_50`` checkpoint (and its mean image) to a weights file.
 
-    Without a mean image the registered channel means are used, which moves
-    scores slightly; a notice says so. Returns the new file's ``weights_id``.
+    The channel means instead of the mean image change the authors' scores
+    by 1-36 %: without the mean image, the authors' weights
+    (``authors_weights``) are refused unless ``channel_mean`` says to use the
+    channel means, and other checkpoints are converted with a warning.
+    Returns the new file's ``weights_id``.
     """
     variables = read_checkpoint(prefix)
     width, outputs = network_size(variables, SCOPE)
-    model = AestheticResNet(depth=50, width=width, embedding_dim=outputs, mean=_mean(mean_image))
+    mean = _mean(mean_image, prefix, authors_weights, channel_mean)
+    model = AestheticResNet(depth=50, width=width, embedding_dim=outputs, mean=mean)
     model.net.load_state_dict(state_dict_from_slim(variables, SCOPE))
     return save_weights(model, destination, provenance)
 
 
-def _mean(mean_image: Optional[PathLike]):
-    """The release's mean image in RGB order, or the registered channel means without one."""
+def is_authors_checkpoint(prefix: PathLike) -> bool:
+    """Whether the checkpoint's index and data are the authors' release files, byte for byte."""
+    from .._internal.download import git_blob_sha1
+
+    folder = Path(prefix).parent
+    return all((folder / name).is_file() and git_blob_sha1(folder / name) == FILES[name].git_blob
+               for name in (INDEX, DATA))
+
+
+def _mean(mean_image: Optional[PathLike], prefix: PathLike, authors_weights: bool, channel_mean: bool):
+    """The release's mean image in RGB order, or the registered channel means when allowed."""
     spec = model_spec(PAPER_MODEL)
     if mean_image is None or not Path(mean_image).is_file():
-        log.info("no mean image (mean_bgr.p) found: using the authors' channel means instead")
+        if channel_mean:
+            log.info("using the authors' channel means, not their mean image, as asked")
+        elif authors_weights:
+            raise ModelError("is the authors' model but its mean image (mean_bgr.p) is missing: scores would move "
+                             "by 1-36 %; pass --mean FILE, or --channel-mean to accept that", prefix)
+        else:
+            log.warning("no mean image (mean_bgr.p) found: using the authors' channel means instead")
         return spec.mean
     image = load_mean_image(mean_image)
     return np.ascontiguousarray(image[::-1] if spec.colour_order == "BGR" else image)
