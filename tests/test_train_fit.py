@@ -194,3 +194,15 @@ def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkey
     monkeypatch.undo()
     assert checkpoint.load(tmp_path)["step"] == 7
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_eval_prints_the_papers_human_agreement_apart_as_what_it_is():
+    """Table 2 is people against S, with no model in it: its figures stand apart, labelled, not as a column."""
+    from train.evaluate import PAPER_HUMAN_AGREEMENT, THRESHOLDS, table
+
+    metrics = {"spearman": 0.5, **{f"agreement@{t:.1f}": 0.6 for t in THRESHOLDS},
+               **{f"pairs@{t:.1f}": 100 for t in THRESHOLDS}}
+    model_part, reference = table(metrics).split("\n\n")
+    assert all(f"{value:.2f}" not in model_part for value in PAPER_HUMAN_AGREEMENT) and "people" not in model_part
+    assert "not a comparison" in reference and "people agreed with S" in reference and "no model" in reference
+    assert all(f"{value:.2f}" in reference for value in PAPER_HUMAN_AGREEMENT)
