@@ -216,6 +216,9 @@ def test_a_damaged_install_is_an_error_not_a_missing_model(tmp_path):
 @needs_authors
 @pytest.mark.parametrize("clip", sorted(AUTHORS.glob("*-small.mp4")) if AUTHORS.is_dir() else [], ids=lambda p: p.name)
 def test_scores_reproduce_the_authors_model(clip):
+    """With their preprocessing (``resize="authors"``) the norms match their .score files closely: median
+    relative error at most 1e-3 and Spearman at least 0.999 (a channel mean instead of their mean image
+    would move norms by 1-36 %)."""
     missing = authors_release_missing(INSTALLED)
     if missing:
         pytest.skip(missing)
@@ -226,8 +229,10 @@ def test_scores_reproduce_the_authors_model(clip):
 
     with h5py.File(str(clip).replace("-small.mp4", ".mp4.score"), "r") as stored:
         expected = stored["group1/dataset1"][:]
-    curve = score_video(clip, load_model(weights=INSTALLED, device="cpu", precision="fp32"), progress=False)
+    model = load_model(weights=INSTALLED, device="cpu", precision="fp32", resize="authors")
+    curve = score_video(clip, model, progress=False)
     count = min(len(expected), len(curve))
     relative = np.abs(curve.raw[:count] - expected[:count]) / expected[:count]
-    print(f"{clip.name}: median relative error {np.median(relative):.4f}")
-    assert spearmanr(curve.raw[:count], expected[:count]).statistic >= 0.99
+    rho = spearmanr(curve.raw[:count], expected[:count]).statistic
+    print(f"{clip.name}: median relative error {np.median(relative):.2e}, Spearman {rho:.5f}")
+    assert np.median(relative) <= 1e-3 and rho >= 0.999

@@ -44,6 +44,7 @@ from .models import (
     load_model,
     read_metadata,
 )
+from .models.base import RESIZES
 from .models.registry import GET_LEARNED_MODEL, MODELS, PRECISIONS
 from .output.folder import IMAGE_FORMATS, SCORES_FILE, spot_image_name
 from .output.markers import MARKER_FORMATS
@@ -152,6 +153,9 @@ def model_options(command: Callable) -> Callable:
                      help="auto: bfloat16 on CUDA, float32 on CPU; bf16 and int8 (the paper's model, "
                           "pip install 'vidaesthetic[int8]') are faster on CPUs that have the instructions."),
         click.option("--compile", "compile_model", is_flag=True, help="torch.compile the network (slow first batch)."),
+        click.option("--resize", type=click.Choice(list(RESIZES)), default="direct", show_default=True,
+                     help="direct: each frame straight to 224 x 224, antialiased; authors: squashed to 256 x 256, "
+                          "then bilinear to 224 without antialiasing, as the authors' demo did."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N]."),
         click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
@@ -231,8 +235,8 @@ def _log_to_stderr() -> None:
 def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], min_gap: float, image_format: str,
           plot_format: str, as_json: bool, fast: Optional[bool], per_shot: Optional[int], max_similarity: float,
           export_formats: str, recursive: bool, force: bool, jobs: int, isolate: bool, shard: Optional[str],
-          model_name: Optional[str], weights: Optional[Path], precision: str, compile_model: bool, device: str,
-          batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
+          model_name: Optional[str], weights: Optional[Path], precision: str, compile_model: bool, resize: str,
+          device: str, batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
           smoothing: Union[float, str], quiet: bool) -> None:
     """Write the best key frames of each VIDEO (or of the videos in a folder) with spots.json, scores.csv and a plot.
 
@@ -241,6 +245,7 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
     """
     settings = SpotSettings(
         model_name=model_name, weights=weights, device=device, precision=precision, compile=compile_model,
+        resize=resize,
         batch_size=batch_size, backend=backend, sampling=_sampling(stride, sample_fps),
         **{("smoothing" if key == "method" else key): value for key, value in _smoothing(smoothing).items()},
         top=top, min_gap=min_gap, per_shot=per_shot, max_similarity=None if max_similarity >= 1 else max_similarity,
@@ -314,8 +319,8 @@ def _recurrences(duplicates: Sequence[dict], shown: int = 3) -> str:
               help="Also write the curve plotted as CSV (frame,time,raw,smoothed,pickable,reason).")
 @scoring_options
 def curve(source: Path, output: Optional[Path], top: Optional[int], min_gap: float, data: Optional[Path],
-          model_name: Optional[str], weights: Optional[Path], precision: str, compile_model: bool, device: str,
-          batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
+          model_name: Optional[str], weights: Optional[Path], precision: str, compile_model: bool, resize: str,
+          device: str, batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
           smoothing: Union[float, str], quiet: bool) -> None:
     """Plot the score curve of a video, or re-plot saved scores without decoding: a scores.json, the
     authors' .score file (timed by its video beside it), or a CSV with frame,time,raw columns."""
@@ -328,7 +333,7 @@ def curve(source: Path, output: Optional[Path], top: Optional[int], min_gap: flo
     else:
         with open_video(source, backend=backend) as video:
             model = load_model(model_name, weights=weights, device=device, precision=precision,
-                               compile=compile_model)
+                               compile=compile_model, resize=resize)
             scores = score_video(
                 video, model, sampling=_sampling(stride, sample_fps), batch_size=batch_size,
                 cache=Path(f"{source.stem}_spots") / SCORES_FILE, progress=False if quiet else None,
@@ -418,7 +423,7 @@ def path_() -> None:
 @model_options
 def rank(paths: Sequence[Path], top: Optional[int], copy_to: Optional[Path], link_to: Optional[Path], as_json: bool,
          as_csv: bool, recursive: bool, model_name: Optional[str], weights: Optional[Path], precision: str,
-         compile_model: bool, device: str, batch_size: int, quiet: bool) -> None:
+         compile_model: bool, resize: str, device: str, batch_size: int, quiet: bool) -> None:
     """Sort images (files, or the images in folders) best first; unreadable files are skipped with a warning."""
     if copy_to is not None and link_to is not None:
         raise InputError("use either --copy-to or --link-to, not both")
@@ -430,7 +435,8 @@ def rank(paths: Sequence[Path], top: Optional[int], copy_to: Optional[Path], lin
     files = find_images(paths, recursive=recursive)
     if not files:
         raise InputError(f"no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
-    model = load_model(model_name, weights=weights, device=device, precision=precision, compile=compile_model)
+    model = load_model(model_name, weights=weights, device=device, precision=precision, compile=compile_model,
+                       resize=resize)
     report = rank_images(files, model, batch_size=batch_size, top=top, progress=False if quiet else None)
     for path, reason in report.failed:
         click.echo(f"vidaesthetic: warning: {path}: {reason}", err=True)

@@ -19,6 +19,7 @@ from .curve.smoothing import DEFAULT_TIME_CONSTANT
 from .curve.smoothing import METHODS as SMOOTHING_METHODS
 from .curve.spots import DEFAULT_MAX_SIMILARITY, DEFAULT_MIN_GAP, DEFAULT_MIN_PROMINENCE
 from .errors import InputError, PathLike
+from .models.base import RESIZES
 from .models.registry import MODELS, PRECISIONS
 from .output.folder import IMAGE_FORMATS
 from .output.markers import check_formats
@@ -52,6 +53,8 @@ class SpotSettings:
     """One of ``PRECISIONS``: auto, fp32, bf16, fp16."""
     compile: bool = False
     """``torch.compile`` the network (slow first batch)."""
+    resize: str = "direct"
+    """How frames reach the network: ``"direct"`` or ``"authors"`` (see :func:`vidaesthetic.load_model`)."""
     batch_size: int = 32
     backend: str = "auto"
     """Video decoder: auto or one of ``BACKENDS``."""
@@ -87,6 +90,8 @@ class SpotSettings:
     def __post_init__(self) -> None:
         if self.model_name not in (None, *MODELS):
             raise InputError(f"unknown model {self.model_name!r}; use one of {', '.join(MODELS)}")
+        if self.resize not in RESIZES:
+            raise InputError(f"unknown resize {self.resize!r}; use one of {', '.join(RESIZES)}")
         if self.precision not in PRECISIONS:
             raise InputError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
         if not isinstance(self.device, str) or not self.device:
@@ -124,7 +129,7 @@ class SpotSettings:
     def model_options(self) -> Dict[str, Any]:
         """The keyword arguments of :func:`vidaesthetic.load_model` for this run's model."""
         return {"name": self.model_name, "weights": self.weights, "device": self.device,
-                "precision": self.precision, "compile": self.compile}
+                "precision": self.precision, "compile": self.compile, "resize": self.resize}
 
     def _recorded_mode(self) -> Any:
         if self.fast is not None:
@@ -135,7 +140,7 @@ class SpotSettings:
         """A stable text of the settings that shape the results, recorded in ``spots.json`` as ``"settings"``.
 
         The text is the one earlier versions recorded, so their output
-        folders still count as done; ``min_prominence`` and ``smoothing``,
+        folders still count as done; ``min_prominence``, ``smoothing`` and ``resize``,
         which they could not set, enter it only when they differ from their
         defaults. Their default was dense: a mode left to the run is
         recorded as dense where it will be (the baseline model, or a
@@ -143,7 +148,9 @@ class SpotSettings:
         ``"auto"`` elsewhere.
         """
         shaping: Dict[str, Any] = {
-            "model": {**self.model_options(), "weights": str(Path(self.weights)) if self.weights else None},
+            "model": {**{key: value for key, value in self.model_options().items()
+                         if key != "resize" or value != "direct"},
+                      "weights": str(Path(self.weights)) if self.weights else None},
             "backend": self.backend, "sampling": self.sampling, "batch_size": self.batch_size,
             "time_constant": self.time_constant, "top": self.top, "min_gap": self.min_gap,
             "per_shot": self.per_shot, "max_similarity": self.max_similarity, "image_format": self.image_format,

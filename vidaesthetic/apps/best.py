@@ -188,7 +188,7 @@ def _scored(
         smoother = CausalSmoother(time_constant)
         measure = FrameMeasures()
         best_score = best_time = math.nan
-        for batch in live.batches(batch_size=batch_size, size=model.input_size, sampling=sampling):
+        for batch in live.batches(batch_size=batch_size, size=model.frame_size, sampling=sampling):
             frames = batch.frames.to(model.device)
             (scores, _), measures = embed_batch(model, frames), measure(frames)
             for time, score, mean, spread in zip(batch.times.tolist(), scores.tolist(),

@@ -152,7 +152,7 @@ def rank_images(
 
 
 def _batches(files: List[Path], model: AestheticModel, pool: ThreadPoolExecutor, batch_size: int) -> Iterator[_Batch]:
-    height, width = model.input_size
+    height, width = model.frame_size
     pin = model.device.type == "cuda"
     for start in range(0, len(files), batch_size):
         batch = _Batch([], [], None, [])

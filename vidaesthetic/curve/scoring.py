@@ -111,7 +111,7 @@ def _score(
 
     def decoded():
         decoding = Sampling() if find_cuts else sampling
-        for batch in source.batches(batch_size=batch_size, size=model.input_size, sampling=decoding, **part):
+        for batch in source.batches(batch_size=batch_size, size=model.frame_size, sampling=decoding, **part):
             if pin:
                 batch.frames = batch.frames.contiguous(memory_format=torch.channels_last).pin_memory()
             yield batch

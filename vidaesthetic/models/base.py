@@ -16,6 +16,11 @@ import torch
 from torch import nn
 
 
+RESIZES = ("direct", "authors")
+AUTHORS_FRAME_SIZE = (256, 256)
+"""The authors re-encoded every video to 256 x 256 (aspect not kept) before scoring it."""
+
+
 class AestheticModel(nn.Module):
     """Frames in, embeddings out; ``score`` is the embedding's L2 norm.
 
@@ -24,7 +29,8 @@ class AestheticModel(nn.Module):
 
     Attributes:
         name: registry name, e.g. ``"baseline"`` or ``"aesthetic-resnet50"``.
-        input_size: (height, width) the frames should be decoded at.
+        input_size: (height, width) the network sees; frames are decoded at
+            :attr:`frame_size`, which is the same unless ``resize`` says otherwise.
         embedding_dim: length D of each embedding.
         architecture: id of the network in weights files; None for
             training-free models. A learned model saves its ``state_dict``
@@ -39,6 +45,9 @@ class AestheticModel(nn.Module):
     """Autocast dtype for :meth:`embed` on the model's device (None: float32)."""
     quantized: bool = False
     """Whether the network runs in int8 (see :mod:`vidaesthetic.models.int8`)."""
+    resize: str = "direct"
+    """How a frame reaches ``input_size``: ``"direct"`` (the whole frame resized to it, antialiased) or
+    ``"authors"`` (as the authors' demo did; see :class:`vidaesthetic.models.AestheticResNet`)."""
     _weights_id: Optional[str] = None
 
     @property
@@ -47,6 +56,11 @@ class AestheticModel(nn.Module):
         if self._weights_id is not None:
             return self._weights_id
         return "builtin" if self.architecture is None else "random"
+
+    @property
+    def frame_size(self) -> Tuple[int, int]:
+        """(height, width) frames are decoded at: ``input_size``, or the authors' 256 x 256 squash."""
+        return AUTHORS_FRAME_SIZE if self.resize == "authors" else self.input_size
 
     @weights_id.setter
     def weights_id(self, value: str) -> None:
@@ -77,6 +91,7 @@ class AestheticModel(nn.Module):
             "embedding_dim": self.embedding_dim,
             "precision": "int8" if self.quantized else str(self.precision).replace("torch.", "") if self.precision
             else "float32",
+            **({"resize": self.resize} if self.resize != "direct" else {}),  # earlier records had no such key
         }
 
     def autocast(self) -> ContextManager[object]:

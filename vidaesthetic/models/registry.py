@@ -23,7 +23,7 @@ from .._internal.devices import cpu_has_native_bf16, resolve_device
 from .._internal.locks import folder_lock
 from ..errors import InputError, ModelError, PathLike, VidaestheticError
 from . import release
-from .base import AestheticModel
+from .base import RESIZES, AestheticModel
 from . import int8
 from .slim_resnet import PAPER_MODEL, AestheticResNet
 from .spec import MODELS, ModelSpec, model_spec  # noqa: F401  (MODELS: the CLI's --model choices)
@@ -149,6 +149,7 @@ def load_model(
     device: "str | torch.device" = "auto",
     precision: str = "auto",
     compile: bool = False,
+    resize: str = "direct",
 ) -> AestheticModel:
     """A ready model in eval mode on ``device``.
 
@@ -166,26 +167,40 @@ def load_model(
             ``int8`` extra installed; see :mod:`vidaesthetic.models.int8`).
         compile: compile the network with ``torch.compile`` (faster once warm;
             the first batch takes tens of seconds).
+        resize: ``"direct"`` (each frame resized straight to the network's
+            input, antialiased) or ``"authors"`` (the paper's ResNet only: as
+            the authors' demo did, for scores comparable with theirs; see
+            :meth:`AestheticResNet.embed`).
     """
     spec = model_spec(name or DEFAULT_MODEL)
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if resize not in RESIZES:
+        raise InputError(f"unknown resize {resize!r}; use one of {', '.join(RESIZES)}")
     target = resolve_device(device)
     if not spec.learned:
         if weights is not None:
             raise InputError(f"the {spec.name} model takes no weights file")
+        if resize != "direct":
+            raise InputError(f"--resize authors is the paper's ResNet preprocessing, not the {spec.name} model's")
         return spec.constructor().to(target).eval()
     path = Path(weights) if weights is not None else _find_weights(spec, explicit=name is not None)
     if path is None:
         if name is not None:
             how = f"{GET_LEARNED_MODEL}, or pass --weights FILE" if spec.release else "pass --weights FILE"
             raise ModelError(f"no weights for {name}: {how}")
+        if resize != "direct":
+            raise ModelError(f"--resize authors needs the paper's learned model, which is not installed: "
+                             f"{GET_LEARNED_MODEL}")
         log.info("scoring with the built-in baseline model, not the paper's learned model (not installed%s): %s",
                  "" if _offline() else ", and it could not be downloaded", GET_LEARNED_MODEL)
         return model_spec(FALLBACK_MODEL).constructor().to(target).eval()
     model = load_weights(path)
     if name is not None and model.architecture != spec.architecture:
         raise ModelError(f"holds {model.architecture} weights, not the {name} model's {spec.architecture}", path)
+    if resize == "authors" and not isinstance(model, AestheticResNet):
+        raise InputError(f"--resize authors is the paper's ResNet preprocessing, not {model.name}'s")
+    model.resize = resize
     return _accelerate(model, target, precision, compile)
 
 

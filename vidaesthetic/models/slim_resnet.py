@@ -302,16 +302,30 @@ class AestheticResNet(AestheticModel):
     def embed(self, frames: torch.Tensor) -> torch.Tensor:
         """Embeddings (N x D, float32) of RGB frames (N x 3 x h x w, uint8 or float 0..255).
 
-        Frames of another size are resized whole (bilinear, antialiased,
-        aspect ratio not kept), as the authors did.
+        Frames of another size are resized whole (aspect ratio not kept), as
+        the authors did: bilinear and antialiased, or with ``resize="authors"``
+        as their demo did, squashed to 256 x 256 first (their re-encode, to
+        whole levels) and then resized to 224 x 224 bilinearly without
+        antialiasing (OpenCV's ``INTER_LINEAR`` on float32 pictures).
         """
         if frames.ndim != 4 or frames.shape[1] != 3:
             raise ValueError(f"expected N x 3 x H x W frames, got shape {tuple(frames.shape)}")
         x = frames.to(self.mean.dtype)
-        if tuple(x.shape[-2:]) != self.input_size:
+        if self.resize == "authors":
+            x = authors_resize(x, self.frame_size, self.input_size)
+        elif tuple(x.shape[-2:]) != self.input_size:
             x = F.interpolate(x, size=self.input_size, mode="bilinear",
                               align_corners=False, antialias=True)
         return self.net(x - self.mean).float()
+
+
+def authors_resize(frames: torch.Tensor, frame_size: Tuple[int, int], input_size: Tuple[int, int]) -> torch.Tensor:
+    """Float frames (N x 3 x H x W, 0..255) as the authors' demo fed them: squashed to ``frame_size`` in
+    whole levels (their re-encode) unless already that size, then ``cv2.resize`` to ``input_size`` on
+    float32 pictures (bilinear, half-pixel centres, no antialiasing)."""
+    if tuple(frames.shape[-2:]) != tuple(frame_size):
+        frames = F.interpolate(frames, size=frame_size, mode="bilinear", align_corners=False, antialias=True).round()
+    return F.interpolate(frames, size=input_size, mode="bilinear", align_corners=False, antialias=False)
 
 
 def _mean_image(mean: MeanLike, size: Tuple[int, int]) -> torch.Tensor:
