@@ -154,26 +154,51 @@ def test_resuming_with_another_model_or_nothing_is_refused(trained, dataset, tmp
     assert junk.exit_code == 2 and not (tmp_path / "w.safetensors").exists()
 
 
-def test_ava_protocol_on_generated_votes(trained, tmp_path):
-    from train.ava import ava_accuracy
-    from train.export import export
-    from vidaesthetic import load_model
-
+@pytest.fixture(scope="module")
+def ava_votes(tmp_path_factory):
+    """80 generated AVA images: sharp ones voted about 7, blurred ones about 3; 60 % good."""
+    folder = tmp_path_factory.mktemp("ava")
     rng = np.random.default_rng(1)
-    images, lines = tmp_path / "ava", []
+    images, lines = folder / "images", []
     images.mkdir()
     for number in range(80):
-        sharp = number % 2 == 0
+        sharp = number % 5 < 3
         picture = Image.fromarray(textured(72, 72, seed=500 + number))
         (picture if sharp else picture.filter(ImageFilter.GaussianBlur(3))).save(images / f"{number}.jpg")
         centre = 7 if sharp else 3
         votes = np.bincount(np.clip(rng.normal(centre, 1.2, 100).round(), 1, 10).astype(int) - 1, minlength=10)
         lines.append(" ".join(map(str, [number + 1, number, *votes, 0, 0, 1])))
-    (tmp_path / "AVA.txt").write_text("\n".join(lines) + "\n")
+    (folder / "AVA.txt").write_text("\n".join(lines) + "\n")
+    (folder / "test.jpgl").write_text("\n".join(str(number) for number in range(0, 80, 4)) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize("protocol", ["finetune", "probe"])
+def test_ava_accuracy_beside_the_majority_rate_on_the_standard_lists(trained, ava_votes, tmp_path, protocol):
+    from train.export import export
+
     export(trained, tmp_path / "w.safetensors")
-    model = load_model(weights=tmp_path / "w.safetensors", device="cpu", precision="fp32")
-    result = ava_accuracy(model, tmp_path / "AVA.txt", images, 48, test_fraction=0.3)
-    assert result["test_images"] > 10 and result["accuracy"] > 0.7
+    arguments = ["ava", "--ava", str(ava_votes / "AVA.txt"), "--images", str(ava_votes / "images"), "--weights",
+                 str(tmp_path / "w.safetensors"), "--test-list", str(ava_votes / "test.jpgl"), "--device", "cpu",
+                 *(["--probe"] if protocol == "probe" else ["--epochs", "5", "--lr", "0.005", "--batch", "16"])]
+    result = CliRunner().invoke(train_main, arguments)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert metrics["test_images"] == 20 and metrics["train_images"] == 60  # the list decides the split
+    assert metrics["split"].startswith("the test list given")
+    assert metrics["majority_rate"] == pytest.approx(0.6)  # every 4th image: 12 of 20 sharp
+    assert metrics["accuracy"] > metrics["majority_rate"]  # it learned the label, not the majority
+    expected = {"finetune": "fine-tuned network (the paper's protocol)",
+                "probe": "linear probe on the frozen embedding (not the paper's protocol)"}
+    assert metrics["protocol"] == expected[protocol]
+
+
+def test_ava_without_lists_says_it_split_by_hash(ava_votes):
+    from train.ava import split_images
+
+    split = split_images(ava_votes / "AVA.txt", ava_votes / "images", test_fraction=0.3)
+    assert "not AVA's standard lists" in split.split and 10 < len(split.test) < 40
+    assert not {image.image_id for image in split.train} & {image.image_id for image in split.test}
 
 
 def test_a_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
