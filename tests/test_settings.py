@@ -47,7 +47,7 @@ def test_housekeeping_stays_out_of_the_digest_and_every_result_setting_is_in_it(
     assert SpotSettings(progress=False, threads=4).digest() == digest
     changes = {"model_name": "baseline", "weights": "w.safetensors", "device": "cpu", "precision": "fp32",
                "compile": True, "batch_size": 4, "backend": "pyav", "sampling": Sampling(stride=2),
-               "time_constant": 0.0, "smoothing": "authors", "resize": "authors", "top": 1, "min_gap": 0.0, "min_prominence": 0.1,
+               "time_constant": 0.0, "smoothing": "authors", "resize": "authors", "report": False, "top": 1, "min_gap": 0.0, "min_prominence": 0.1,
                "per_shot": 1,
                "max_similarity": 0.5, "image_format": "png", "plot_format": "pdf", "fast": True,
                "markers": ("edl",)}
@@ -70,6 +70,7 @@ def test_equal_numbers_give_equal_digests():
     ({"compile": "yes"}, "compile must be True or False"),
     ({"fast": 1}, "fast must be True, False or None"),
     ({"smoothing": "rts"}, "unknown smoothing 'rts'"),
+    ({"report": "yes"}, "report must be True or False"),
     ({"batch_size": 0}, "batch_size must be a whole number of at least 1"),
     ({"top": 2.5}, "top must be a whole number of at least 1"),
     ({"per_shot": -1}, "per_shot must be a whole number of at least 0"),

@@ -9,7 +9,9 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
+import webbrowser
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence, Union
 
@@ -20,6 +22,7 @@ from ._version import __version__
 from .apps.explain import guided_saliency, load_target, parse_target, save_overlay
 from .apps.best import SHOT_FORMATS, best_frame, save_best
 from .apps.rank import IMAGE_SUFFIXES, find_images, rank_images
+from .apps.view import page_for, serve
 from .batch import (
     Job,
     parse_shard,
@@ -47,6 +50,7 @@ from .models import (
 from .models.base import RESIZES
 from .models.registry import GET_LEARNED_MODEL, MODELS, PRECISIONS
 from .output.folder import IMAGE_FORMATS, SCORES_FILE, spot_image_name
+from .output.index import IndexRow, batch_root, write_index
 from .output.markers import MARKER_FORMATS
 from .output.plot import PLOT_FORMATS, plot_curve
 from .output.scores import save_scores_csv
@@ -213,6 +217,7 @@ def _log_to_stderr() -> None:
 @click.option("--format", "image_format", type=click.Choice(list(IMAGE_FORMATS)), default="jpg", show_default=True)
 @click.option("--plot-format", type=click.Choice(list(PLOT_FORMATS)), default="png", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the spots document to stdout.")
+@click.option("--no-report", is_flag=True, help="Do not write report.html (the page to look at the spots).")
 @click.option("--fast/--dense", default=None,
               help="Fast: a coarse pass, then every frame only around the candidates; dense: every frame "
                    "(default: fast for a learned model on a CPU, else dense).")
@@ -233,7 +238,8 @@ def _log_to_stderr() -> None:
               help="Process only share I of N (0-based); under torchrun RANK/WORLD_SIZE are used.")
 @scoring_options
 def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], min_gap: float, image_format: str,
-          plot_format: str, as_json: bool, fast: Optional[bool], per_shot: Optional[int], max_similarity: float,
+          plot_format: str, as_json: bool, no_report: bool, fast: Optional[bool], per_shot: Optional[int],
+          max_similarity: float,
           export_formats: str, recursive: bool, force: bool, jobs: int, isolate: bool, shard: Optional[str],
           model_name: Optional[str], weights: Optional[Path], precision: str, compile_model: bool, resize: str,
           device: str, batch_size: int, backend: str, stride: Optional[int], sample_fps: Optional[float],
@@ -249,7 +255,7 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
         batch_size=batch_size, backend=backend, sampling=_sampling(stride, sample_fps),
         **{("smoothing" if key == "method" else key): value for key, value in _smoothing(smoothing).items()},
         top=top, min_gap=min_gap, per_shot=per_shot, max_similarity=None if max_similarity >= 1 else max_similarity,
-        image_format=image_format, plot_format=plot_format, fast=fast,
+        image_format=image_format, plot_format=plot_format, fast=fast, report=not no_report,
         markers=tuple(name.strip().lower() for name in export_formats.split(",") if name.strip()),
         progress=False if quiet or jobs > 1 else None, threads=worker_threads(jobs) if jobs > 1 else None,
     )
@@ -257,8 +263,16 @@ def spots(videos: Sequence[Path], output: Optional[Path], top: Optional[int], mi
     index, count = parse_shard(shard) if shard else shard_from_environment()
     planned = shard_jobs(planned, index, count)
     single = len(planned) == 1 and not any(video.is_dir() for video in videos)
+    # One page over the batch, kept current; a share of a sharded batch would overwrite the others' rows.
+    root = batch_root([job.out_dir for job in planned]) if settings.report and count == 1 else None
+    rows = {job.video: IndexRow(job.video, job.out_dir) for job in planned}
+    if root is not None:
+        write_index(root, list(rows.values()))
 
     def reported(job: Job, document: Optional[dict], error: Optional[VidaestheticError]) -> None:
+        if root is not None:
+            rows[job.video].error = None if error is None else str(error)
+            write_index(root, list(rows.values()))
         if error is not None:
             if not single:
                 click.echo(f"vidaesthetic: error: {error}", err=True)
@@ -365,6 +379,34 @@ def _saved_thumbnails(folder: Optional[Path], found: Sequence) -> Optional[list]
             image.thumbnail((640, 160))
             pictures.append(np.asarray(image.convert("RGB")))
     return pictures
+
+
+@main.command()
+@click.argument("output", type=INPUT_PATH)
+@click.option("--serve", "serve_folder", is_flag=True,
+              help="Serve the folder on 127.0.0.1, for browsers that refuse local video files.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="With --serve (0: any).")
+@click.option("--no-browser", is_flag=True, help="Print the page's address without opening a browser.")
+def view(output: Path, serve_folder: bool, port: int, no_browser: bool) -> None:
+    """Open the report.html of a spots OUTPUT folder (or a batch's index.html) in the default browser."""
+    page = page_for(output)
+    if not serve_folder:
+        url = page.resolve().as_uri()
+        click.echo(url)
+        if not no_browser:
+            webbrowser.open(url)
+        return
+    server, url = serve(page, port)
+    click.echo(f"{url}  (serving {page.parent} on 127.0.0.1 only; Ctrl-C stops)")
+    if not no_browser:
+        webbrowser.open(url)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @main.group()

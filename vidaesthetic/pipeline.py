@@ -68,7 +68,7 @@ def extract_spots(
         curve.embeddings = None  # fast mode's served the near-duplicate check; the record keeps scores only
         return save_spots(
             source, curve, chosen.spots, out_dir, image_format=s.image_format, plot_format=s.plot_format,
-            selection=selection, markers=s.markers, settings=s.digest(),
+            selection=selection, markers=s.markers, settings=s.digest(), report=s.report,
         )
     finally:
         if source is not video:

@@ -82,6 +82,8 @@ class SpotSettings:
     frame), or None: fast for a learned model on a CPU, where scoring every frame is slow, else dense."""
     markers: Tuple[str, ...] = ()
     """Editor/player marker exports (edl, vtt, otio, chapters)."""
+    report: bool = True
+    """Also write ``report.html``."""
     progress: Optional[bool] = None
     """A progress bar on stderr; None shows it only on a terminal. Housekeeping."""
     threads: Optional[int] = None
@@ -100,8 +102,9 @@ class SpotSettings:
             raise InputError(f"unknown backend {self.backend!r}; choose from auto, {', '.join(BACKENDS)}")
         if not isinstance(self.sampling, Sampling):
             raise InputError(f"sampling must be a Sampling, not {self.sampling!r}")
-        if not isinstance(self.compile, bool):
-            raise InputError(f"compile must be True or False, not {self.compile!r}")
+        for name in ("compile", "report"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name} must be True or False, not {getattr(self, name)!r}")
         if self.fast is not None and not isinstance(self.fast, bool):
             raise InputError(f"fast must be True, False or None (chosen by model and device), not {self.fast!r}")
         self._set("batch_size", _count("batch_size", self.batch_size, 1))
@@ -140,7 +143,7 @@ class SpotSettings:
         """A stable text of the settings that shape the results, recorded in ``spots.json`` as ``"settings"``.
 
         The text is the one earlier versions recorded, so their output
-        folders still count as done; ``min_prominence``, ``smoothing`` and ``resize``,
+        folders still count as done; ``min_prominence``, ``smoothing``, ``resize`` and ``report``,
         which they could not set, enter it only when they differ from their
         defaults. Their default was dense: a mode left to the run is
         recorded as dense where it will be (the baseline model, or a
@@ -158,6 +161,8 @@ class SpotSettings:
         }
         if self.smoothing != "kalman":
             shaping["smoothing"] = self.smoothing
+        if not self.report:
+            shaping["report"] = False
         if self.min_prominence != DEFAULT_MIN_PROMINENCE:
             shaping["min_prominence"] = self.min_prominence
         return json.dumps(shaping, sort_keys=True, default=str)

@@ -23,6 +23,7 @@ from ..video import VideoSource, open_video
 from .image import IMAGE_FORMATS, write_image
 from .markers import check_formats, write_markers
 from .plot import PLOT_FORMATS, plot_curve, write_figure
+from .report import REPORT_FILE, render_report, report_data, video_source
 from .scores import write_scores, write_scores_csv
 
 SPOTS_FILE = "spots.json"
@@ -48,8 +49,9 @@ def save_spots(
     backend: str = "auto",
     markers: Sequence[str] = (),
     settings: Optional[str] = None,
+    report: bool = True,
 ) -> Dict[str, Any]:
-    """Write key frames, ``spots.json``, ``scores.csv``, ``scores.json`` and the curve plot.
+    """Write key frames, ``spots.json``, ``scores.csv``, ``scores.json``, the curve plot and ``report.html``.
 
     Key frames are decoded again at full display resolution (rotation and
     pixel aspect applied) at the spots' presentation times.
@@ -65,6 +67,7 @@ def save_spots(
         backend: decoder when ``video`` is a path.
         markers: editor/player exports to add, from ``MARKER_FORMATS`` (edl, vtt, otio, chapters).
         settings: the run's settings as text, recorded so a batch can tell a finished video.
+        report: also write ``report.html``, the page to look at (see :mod:`vidaesthetic.output.report`).
 
     Returns:
         The ``spots.json`` document.
@@ -87,6 +90,11 @@ def save_spots(
             document["settings"] = settings
             document["files"] = {"curve": curve_name, "scores": SCORES_FILE, "csv": CSV_FILE}
             document["files"]["markers"] = write_markers(spots, curve.video, markers, outputs)
+            if report:
+                data = report_data(curve, spots, document, video_source(source.info.path, Path(out_dir)))
+                with open(outputs.reserve(REPORT_FILE), "w", encoding="utf-8") as handle:
+                    handle.write(render_report(data))
+                document["files"]["report"] = REPORT_FILE
             with open(outputs.reserve(SPOTS_FILE), "w", encoding="utf-8") as handle:
                 json.dump(document, handle, indent=2)
                 handle.write("\n")
