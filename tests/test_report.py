@@ -226,3 +226,18 @@ def test_a_batch_index_lists_every_video_and_a_broken_files_error(tmp_path):
     assert not re.search(r"https?:", page)
     assert batch_root([out / "a"]) is None  # a single video has its report, no index
     assert batch_root([tmp_path / "a_spots", tmp_path / "b_spots"]) == tmp_path
+
+
+def test_a_video_the_browser_cannot_play_gets_a_note(tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    video = write_video(tmp_path / "clip.avi", panning_shots((5,), 2.0, FPS, size=(96, 64)), fps=FPS, codec="mpeg4")
+    extract_spots(video, tmp_path / "out", load_model("baseline"), SpotSettings(top=1, progress=False))
+    browser = chromium_driver()
+    try:
+        browser.get((tmp_path / "out" / REPORT_FILE).resolve().as_uri())
+        WebDriverWait(browser, 20).until(lambda b: b.execute_script("return !document.getElementById('video-note').hidden"))
+        assert "cannot play this video (mpeg4)" in browser.find_element("id", "video-note").text
+        assert browser.execute_script("return document.querySelector('.spot img').naturalWidth") > 0
+    finally:
+        browser.quit()
