@@ -153,6 +153,7 @@ def chromium_driver():
 
 @pytest.mark.parametrize("opened", ["from disk", "served"])
 def test_the_report_in_chromium(report_folder, tmp_path, opened):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -174,6 +175,9 @@ def test_the_report_in_chromium(report_folder, tmp_path, opened):
         assert drawn > 500  # the curve is drawn across the plot
         widths = browser.execute_script("return [...document.images].map((image) => image.naturalWidth)")
         assert len(widths) == len(document["spots"]) and min(widths) > 0  # every key frame shows
+        ActionChains(browser).move_to_element(browser.find_element(By.ID, "curve")).perform()  # the middle: 3 s
+        hovered = browser.find_element(By.ID, "tooltip").text
+        assert re.fullmatch(r"\d+\.\d{3} s\s+00:00:0\d\.\d{3}\s+raw \S+\s+smoothed \S+", hovered), hovered
         frame = 1 / FPS
         for spot in document["spots"]:
             browser.find_element(By.CSS_SELECTOR, f'.spot[data-rank="{spot["rank"]}"]').click()
