@@ -28,7 +28,7 @@ def test_outputs_are_complete_and_consistent(run, bsk_video):
     out, document = run
     names = sorted(p.name for p in out.iterdir())
     images = [s["image"] for s in document["spots"]]
-    assert names == sorted(["curve.png", "scores.csv", "scores.json", "spots.json", *images])
+    assert names == sorted(["curve.png", "report.html", "scores.csv", "scores.json", "spots.json", *images])
     assert json.loads((out / "spots.json").read_text()) == document
     assert (document["format"], document["version"]) == ("vidaesthetic.spots", 1)  # what readers of the file check
     assert document["video"]["path"] == str(bsk_video)

@@ -15,7 +15,7 @@ from .._internal.prefetch import prefetch
 from ..errors import InputError, PathLike, VideoError
 from ..models import AestheticModel, load_model
 from ..video import Sampling, VideoSource, open_video
-from ..video.types import FrameBatch, Span
+from ..video.types import Span
 from .framestats import HASH_BYTES, MEASURES, FrameMeasures
 from .record import ScoreCurve, file_fingerprint
 from .shots import cut_spikes
@@ -126,16 +126,16 @@ def _score(
     )
     with bar:
         for batch in prefetch(decoded):
-            frames = batch.frames.to(device, non_blocking=pin)
+            frames, times, indices = batch.frames.to(device, non_blocking=pin), batch.times, batch.indices
             measures = measure(frames)
-            if find_cuts:
-                measured["times"].extend(batch.times.tolist())
+            if find_cuts:  # every frame measured, the sampled ones scored
+                measured["times"].extend(times.tolist())
                 measured["change"].extend(measures["change"].tolist())
-                keep = np.array([scored.take(i, t) for i, t in zip(batch.indices.tolist(), batch.times.tolist())])
+                keep = np.array([scored.take(i, t) for i, t in zip(indices.tolist(), times.tolist())])
                 if not keep.any():
                     continue
                 frames, measures = frames[torch.from_numpy(keep).to(device)], {k: v[keep] for k, v in measures.items()}
-                batch = FrameBatch(batch.frames[keep], batch.indices[keep], batch.times[keep])
+                times, indices = times[keep], indices[keep]
             raw, embedding = embed_batch(model, frames)
             columns["raw"].extend(raw.tolist())
             for name in MEASURES:
@@ -143,9 +143,9 @@ def _score(
             hashes.extend(measures["hash"].numpy().tobytes())
             if keep_embeddings:
                 embeddings.append(embedding.to(torch.float16).cpu().numpy())
-            columns["times"].extend(batch.times.tolist())
-            columns["indices"].extend(batch.indices.tolist())
-            bar.update(len(batch))
+            columns["times"].extend(times.tolist())
+            columns["indices"].extend(indices.tolist())
+            bar.update(len(indices))
     if not columns["times"]:
         if part["spans"] is not None:
             raise InputError(f"no frames in the spans {part['spans']}", source.info.path)
