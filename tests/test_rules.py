@@ -237,3 +237,18 @@ def test_a_shot_counts_as_long_as_it_is_shown_however_sparsely_it_was_scored(ste
     assert automatic_count(curve) == 5
     short = replace(curve_of(times), change=None, cuts=np.array([1.0, 14.0]))  # 1 s: 0.3 s pickable, not usable
     assert automatic_count(short) == 3
+
+
+def test_cut_times_start_shots_at_the_first_frame_at_or_after_each():
+    """Cuts found on more frames than were scored (fast mode): each starts a shot at the first scored frame at or
+    after it; a cut before the first frame or after the last starts none."""
+    from dataclasses import replace
+
+    times = np.arange(10) * 0.5
+    curve = replace(curve_of(times), change=None)
+    starts = lambda cuts: np.flatnonzero(cut_frames(replace(curve, cuts=np.asarray(cuts, float)))).tolist()
+    assert starts([0.5]) == [1]  # exactly on the second frame
+    assert starts([0.5 + 1e-9]) == [1]  # a rounding error after it
+    assert starts([0.6, 2.0]) == [2, 4]  # between frames: the next one
+    assert starts([-1.0, 0.0, 4.6, 9.0]) == []  # before or on the first frame, after the last
+    assert starts([]) == [] and not cut_frames(curve).any()
