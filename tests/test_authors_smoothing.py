@@ -134,3 +134,14 @@ def test_spots_with_the_authors_smoothing_records_it(tmp_path):
     assert all(0.0 <= spot["score"] <= 1.0 for spot in document["spots"])
     bad = CliRunner().invoke(main, ["spots", str(video), "-o", str(tmp_path / "x"), "--smoothing", "rts"])
     assert bad.exit_code == 2 and "neither a time constant in seconds nor 'authors'" in bad.output
+
+
+def test_short_and_flat_curves_stay_defined():
+    """Where the authors' tool would divide by zero (a flat curve) or index nothing, the curve is flat at 0."""
+    from vidaesthetic import authors_smooth
+
+    assert authors_smooth(np.array([])).shape == (0,)
+    assert authors_smooth(np.array([3.0])).tolist() == [0.0]
+    assert authors_smooth(np.full(5, 2.5)).tolist() == [0.0] * 5
+    rising = authors_smooth(np.array([1.0, 2.0]))
+    assert rising[0] == 0.0 and rising[1] == 1.0  # two frames: normalised to the ends of 0..1
