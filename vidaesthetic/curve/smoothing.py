@@ -88,7 +88,7 @@ def authors_smooth(raw: np.ndarray) -> np.ndarray:
     initial variance); then log(1 + x) is min-max normalised again. Frame
     times, shots and unusable frames play no part, and the filter lags.
     """
-    z = _normalised(np.asarray(raw, dtype=np.float64))
+    z = min_max(np.asarray(raw, dtype=np.float64))
     estimate = np.empty_like(z)
     if len(z) == 0:
         return estimate
@@ -100,10 +100,10 @@ def authors_smooth(raw: np.ndarray) -> np.ndarray:
         x += gain * (z[k] - x)
         variance *= 1 - gain
         estimate[k] = x
-    return _normalised(np.log1p(estimate))
+    return min_max(np.log1p(estimate))
 
 
-def _normalised(values: np.ndarray) -> np.ndarray:
+def min_max(values: np.ndarray) -> np.ndarray:
     """Min-max normalised to 0..1; a flat curve stays flat at 0 (the authors' tool would divide by zero)."""
     span = np.ptp(values) if len(values) else 0.0
     return (values - values.min()) / span if span > 0 else np.zeros_like(values)

@@ -12,6 +12,7 @@ from matplotlib.ticker import FuncFormatter
 
 from .._internal.atomic import OutputSet
 from ..curve.record import ScoreCurve
+from ..curve.smoothing import min_max
 from ..curve.spots import Spot
 from ..errors import OutputError, PathLike
 from ..timecode import clock_timecode
@@ -54,8 +55,8 @@ def plot_curve(
 
 def _draw_curve(axes, curve: ScoreCurve, spots: Sequence[Spot]) -> None:
     times = curve.times
-    normalised = bool((curve.smoothing or {}).get("normalised"))  # the authors' view: both curves in 0..1
-    raw = (curve.raw - curve.raw.min()) / (np.ptp(curve.raw) or 1.0) if normalised else curve.raw
+    normalised = normalised_view(curve)
+    raw = displayed_raw(curve)
     axes.plot(times, raw, color="0.65", linewidth=0.8, label="raw score" + " (min-max normalised)" * normalised)
     defective = curve.defective
     if curve.smoothed is not None:
@@ -93,6 +94,16 @@ def _draw_curve(axes, curve: ScoreCurve, spots: Sequence[Spot]) -> None:
     axes.set_ylabel("normalised score (the authors' view)" if normalised else "aesthetic score")
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right", fontsize=8)
+
+
+def normalised_view(curve: ScoreCurve) -> bool:
+    """Whether the curve is shown in 0..1, as the authors' tool showed it (``--smoothing authors``)."""
+    return bool((curve.smoothing or {}).get("normalised"))
+
+
+def displayed_raw(curve: ScoreCurve) -> np.ndarray:
+    """Raw scores as drawn beside the smoothed ones: min-max normalised beside a normalised curve."""
+    return min_max(curve.raw) if normalised_view(curve) else curve.raw
 
 
 def _draw_strip(axes, spots: Sequence[Spot], thumbnails: Sequence[np.ndarray]) -> None:

@@ -25,6 +25,7 @@ from ..curve.record import ScoreCurve
 from ..curve.shots import DEFECTS
 from ..curve.spots import Spot
 from ..timecode import clock_timecode
+from .plot import displayed_raw, normalised_view
 
 REPORT_FILE = "report.html"
 MAX_POINTS = 4000
@@ -38,7 +39,7 @@ def report_data(curve: ScoreCurve, spots: Sequence[Spot], document: Dict[str, An
     """Everything the page shows, as JSON values: what the unit tests check and the script reads."""
     shown = _thinned(len(curve))
     times = curve.times
-    raw = _displayed_raw(curve)
+    raw = displayed_raw(curve)
     # Over frames never picked the smoother's values are a guess across them (or a blank run's own): not drawn.
     smoothed = np.where(curve.defective, np.nan, curve.values)
     info = curve.video
@@ -59,7 +60,7 @@ def report_data(curve: ScoreCurve, spots: Sequence[Spot], document: Dict[str, An
         "shot_starts": shot_starts(curve),
         "spots": [{"rank": spot.rank, "time": spot.time, "timecode": spot.timecode, "score": spot.score,
                    "raw_score": spot.raw_score, "shot": spot.shot, "image": spot.image} for spot in spots],
-        "normalised": _normalised(curve),
+        "normalised": normalised_view(curve),
     }
 
 
@@ -256,17 +257,6 @@ def _thinned(count: int) -> np.ndarray:
     if count <= MAX_POINTS:
         return np.arange(count)
     return np.unique(np.linspace(0, count - 1, MAX_POINTS).round().astype(int))
-
-
-def _normalised(curve: ScoreCurve) -> bool:
-    return bool((curve.smoothing or {}).get("normalised"))
-
-
-def _displayed_raw(curve: ScoreCurve) -> np.ndarray:
-    """Raw scores as plotted: min-max normalised beside a normalised (authors') curve."""
-    if not _normalised(curve):
-        return curve.raw
-    return (curve.raw - curve.raw.min()) / (np.ptp(curve.raw) or 1.0)
 
 
 def _rounded(values: np.ndarray, digits: int) -> List[Optional[float]]:
